@@ -219,7 +219,7 @@ func (e *Engine) decodeRequest(p peer, m *pool.Message) (Request, codes.Code) {
 			if err != nil {
 				return req, codes.BadRequest
 			}
-			req.Attributes = a
+			req.Attributes, req.Query = a, queries
 			return req, 0
 		}
 		req.Op = OpWrite

@@ -73,8 +73,10 @@ type Request struct {
 	// Accept is the requested response format (FormatNone when absent).
 	Accept  Format
 	Payload []byte
-	// Attributes are the Write-Attributes parameters (OpWriteAttributes).
+	// Attributes are the Write-Attributes parameters (OpWriteAttributes),
+	// parsed and validated; Query holds them as received ("pmin=10").
 	Attributes Attributes
+	Query      []string
 }
 
 // Response is the outcome of a Request. Code is a CoAP response code

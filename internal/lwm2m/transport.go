@@ -73,7 +73,27 @@ func (e *Engine) coapOptions(h udpclient.HandlerFunc) ([]udp.Option, error) {
 		options.WithBlockwise(!e.cfg.DisableBlockwise, s, e.cfg.RequestTimeout),
 		options.WithMaxMessageSize(e.cfg.MaxMessageSize),
 		options.WithErrors(func(err error) { e.log.Debug("coap error", "err", err) }),
+		options.WithPeriodicRunner(periodicRunner(e.cfg.AckTimeout / 4)),
 	}, nil
+}
+
+// periodicRunner replaces go-coap's default runner, which checks
+// retransmissions and expirations only every 4 s (options/config/common.go
+// in v3.8.1): far too coarse for a 2 s ACK timeout, and far too fine-grained
+// to matter for SMS. The tick follows the configured ACK timeout.
+func periodicRunner(tick time.Duration) func(f func(now time.Time) bool) {
+	tick = max(tick, 10*time.Millisecond)
+	return func(f func(now time.Time) bool) {
+		go func() {
+			t := time.NewTicker(tick)
+			defer t.Stop()
+			for now := range t.C {
+				if !f(now) {
+					return
+				}
+			}
+		}()
+	}
 }
 
 // dialNet is the default Dialer: UDP for coap://, DTLS 1.2 PSK for coaps://.

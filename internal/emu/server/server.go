@@ -118,6 +118,19 @@ func Start(cfg Config) (*Server, error) {
 		resetOn: map[string]bool{}, ctx: ctx, stop: stop}
 	h := options.WithHandlerFunc(udpclient.HandlerFunc(s.handle))
 	mon := options.WithRequestMonitor(udpclient.RequestMonitorFunc(s.monitor))
+	// go-coap's default periodic runner ticks every 4 s; retransmissions
+	// and expirations need a finer tick.
+	tick := options.WithPeriodicRunner(func(f func(now time.Time) bool) {
+		go func() {
+			t := time.NewTicker(50 * time.Millisecond)
+			defer t.Stop()
+			for now := range t.C {
+				if !f(now) {
+					return
+				}
+			}
+		}()
+	})
 	if !s.secure {
 		l, err := coapnet.NewListenUDP("udp", cfg.Addr)
 		if err != nil {
@@ -125,7 +138,7 @@ func Start(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("emu server: listen %s: %w", cfg.Addr, err)
 		}
 		s.addr = l.LocalAddr()
-		s.udp = udp.NewServer(h, mon, options.WithContext(ctx))
+		s.udp = udp.NewServer(h, mon, tick, options.WithContext(ctx))
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); _ = s.udp.Serve(l) }()
 		return s, nil
@@ -150,7 +163,7 @@ func Start(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("emu server: dtls listen %s: %w", cfg.Addr, err)
 	}
 	s.addr = l.Addr()
-	s.dtls = coapdtls.NewServer(h, mon, options.WithContext(ctx))
+	s.dtls = coapdtls.NewServer(h, mon, tick, options.WithContext(ctx))
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); _ = s.dtls.Serve(l) }()
 	return s, nil
