@@ -77,7 +77,8 @@ type Config struct {
 	AckRandomFactor float64
 	MaxRetransmit   uint32
 	// RequestTimeout bounds one client request exchange (Register, Update,
-	// Bootstrap-Request, a notification). Default DefaultMaxTransmitWait.
+	// Bootstrap-Request, a notification). Default MaxTransmitWait of the
+	// transmission parameters.
 	RequestTimeout time.Duration
 	// BlockSize is the block-wise size in bytes (16–1024, power of two);
 	// DisableBlockwise turns RFC 7959 off.
@@ -101,7 +102,8 @@ type Config struct {
 	// BootstrapTimeout bounds a bootstrap session.
 	BootstrapTimeout time.Duration
 	// QueueAwake is how long a queue-mode client stays reachable after its
-	// last exchange (default DefaultMaxTransmitWait, LwM2M-TS 1.0 §8.3).
+	// last exchange (default MaxTransmitWait of the transmission
+	// parameters: 93 s for UDP, LwM2M-TS 1.0 §8.3).
 	QueueAwake time.Duration
 
 	// Dial connects to an account; nil means UDP/DTLS from the URI. The SMS
@@ -124,7 +126,7 @@ func (c Config) withDefaults() Config {
 		c.MaxRetransmit = DefaultMaxRetransmit
 	}
 	if c.RequestTimeout <= 0 {
-		c.RequestTimeout = DefaultMaxTransmitWait
+		c.RequestTimeout = MaxTransmitWait(c.AckTimeout, c.AckRandomFactor, c.MaxRetransmit)
 	}
 	if c.BlockSize == 0 {
 		c.BlockSize = DefaultBlockSize
@@ -155,7 +157,17 @@ func (c Config) withDefaults() Config {
 		c.BootstrapTimeout = DefaultBootstrapTimeout
 	}
 	if c.QueueAwake <= 0 {
-		c.QueueAwake = DefaultMaxTransmitWait
+		c.QueueAwake = MaxTransmitWait(c.AckTimeout, c.AckRandomFactor, c.MaxRetransmit)
 	}
 	return c
+}
+
+// MaxTransmitWait is RFC 7252 §4.8.2's MAX_TRANSMIT_WAIT for the given
+// parameters: ACK_TIMEOUT × (2^(MAX_RETRANSMIT+1) − 1) × ACK_RANDOM_FACTOR
+// (93 s with the defaults). go-coap does not end a request when the
+// retransmissions are exhausted, only when its context does, so this is
+// the request bound.
+func MaxTransmitWait(ackTimeout time.Duration, randomFactor float64, maxRetransmit uint32) time.Duration {
+	n := min(maxRetransmit, 20)
+	return time.Duration(float64(ackTimeout) * float64(uint64(1)<<(n+1)-1) * randomFactor)
 }

@@ -218,7 +218,7 @@ func TestTransmissionFromConfig(t *testing.T) {
 	checkLeaks(t)
 	srv := newRawServer(t)
 	eng, _ := rawRig(t, srv, lwm2m.Config{AckTimeout: 50 * time.Millisecond, AckRandomFactor: 1, MaxRetransmit: 2,
-		RequestTimeout: 5 * time.Second, RetryInitial: time.Hour}, nil)
+		RetryInitial: time.Hour}, nil)
 	first := srv.recv(5 * time.Second)
 	if first == nil || first.Code() != codes.POST {
 		t.Fatalf("no Register")
@@ -228,6 +228,13 @@ func TestTransmissionFromConfig(t *testing.T) {
 		st := eng.State()
 		return len(st) == 1 && st[0].Failures == 1
 	})
+	// MAX_TRANSMIT_WAIT = 50 ms × (2³ − 1) × 1 = 350 ms bounds the request.
+	if d := lwm2m.MaxTransmitWait(50*time.Millisecond, 1, 2); d != 350*time.Millisecond {
+		t.Errorf("MaxTransmitWait = %v", d)
+	}
+	if d := lwm2m.MaxTransmitWait(lwm2m.DefaultAckTimeout, lwm2m.DefaultAckRandomFactor, lwm2m.DefaultMaxRetransmit); d != lwm2m.DefaultMaxTransmitWait {
+		t.Errorf("MaxTransmitWait(defaults) = %v, want 93 s", d)
+	}
 	n := 1
 	for m := srv.recv(100 * time.Millisecond); m != nil; m = srv.recv(100 * time.Millisecond) {
 		if m.MessageID() != first.MessageID() {
