@@ -239,4 +239,3 @@ func (s *File) DeleteState(key string) error {
 	s.log.Info("state deleted", "key", key)
 	return nil
 }
-
