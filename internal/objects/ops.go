@@ -88,6 +88,15 @@ func (t *Tree) write(c Caller, p Path, mode WriteMode, f ContentFormat, payload 
 		if !t.allowedLocked(c, p.Object(), p.Instance(), aclWrite) {
 			return nil, Unauthorized
 		}
+		if p.Len() >= 3 {
+			rd, ok := def.Resource(p.Resource())
+			if !ok {
+				return nil, NotFound
+			}
+			if !rd.Ops.Has(OpWrite) || rd.Type == TypeNone {
+				return nil, MethodNotAllowed
+			}
+		}
 	}
 	d, err := decodePayload(def, p, f, payload)
 	if err != nil {
@@ -121,6 +130,11 @@ func (t *Tree) write(c Caller, p Path, mode WriteMode, f ContentFormat, payload 
 		if exists {
 			next = cur.clone()
 		}
+		for rid := range in.Resources {
+			if rd, _ := def.Resource(rid); rd.Type == TypeNone || !bootstrap && !rd.Ops.Has(OpWrite) {
+				return nil, MethodNotAllowed
+			}
+		}
 		if mode == WriteReplace && p.Len() <= 2 && !bootstrap {
 			for _, rd := range def.Resources {
 				if rd.Ops.Has(OpWrite) {
@@ -136,12 +150,6 @@ func (t *Tree) write(c Caller, p Path, mode WriteMode, f ContentFormat, payload 
 		for _, rid := range in.resourceIDs() {
 			r := in.Resources[rid]
 			rd, _ := def.Resource(rid)
-			if !bootstrap && !rd.Ops.Has(OpWrite) {
-				return nil, MethodNotAllowed
-			}
-			if rd.Type == TypeNone {
-				return nil, MethodNotAllowed
-			}
 			r, err := prepareResource(rd, r)
 			if err != nil {
 				t.log.Info("write refused: invalid value", "caller", c.String(), "path", InstancePath(def.ID, in.ID).Child(rid).String(), "err", err)

@@ -196,8 +196,20 @@ func (t *Tree) emit(ch []Change) {
 	}
 }
 
-// serverCount is the number of DM server accounts (Server instances).
-func (t *Tree) serverCountLocked() int { return len(t.inst[1]) }
+// serverCountLocked is the number of DM server accounts: Security
+// instances that are not the bootstrap account. Counting Security rather
+// than Server instances means a DM server that creates a Server instance
+// (which has no account behind it) cannot switch the client into
+// multi-server mode and lock everyone out; only the bootstrap path can.
+func (t *Tree) serverCountLocked() int {
+	n := 0
+	for _, in := range t.inst[SecurityObjectID] {
+		if !in.Bool(1, false) {
+			n++
+		}
+	}
+	return n
+}
 
 // serverInstanceLocked finds the Server instance with Short Server ID ssid.
 func (t *Tree) serverInstanceLocked(ssid uint16) (*Instance, bool) {
