@@ -3,6 +3,7 @@ package objects
 import (
 	"bytes"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -583,5 +584,38 @@ func TestFileStoreIntegration(t *testing.T) {
 	tr, err := New(Config{Store: st, Factory: testFactory()})
 	if err != nil || !tr.Servers()[0].PSK.Equal(testPSK) {
 		t.Fatalf("reload from file store: %v", err)
+	}
+}
+
+func TestDeviceTimeDefaults(t *testing.T) {
+	zone := time.FixedZone("CEST", 2*3600)
+	tr, err := New(Config{Factory: testFactory(), Now: func() time.Time { return time.Unix(1367491215, 0).In(zone) },
+		Options: Options{Device: DeviceInfo{Timezone: "Europe/Paris"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ValueOf(t, tr, "/3/0/14"); got != "+02:00" {
+		t.Errorf("utc offset = %q", got)
+	}
+	if got := ValueOf(t, tr, "/3/0/15"); got != "Europe/Paris" {
+		t.Errorf("timezone = %q", got)
+	}
+	if code := tr.Write(Server(101), mustPath(t, "/3/0/15"), WriteReplace, FormatText, []byte("UTC")); code != Changed {
+		t.Fatal(code)
+	}
+	if got := ValueOf(t, tr, "/3/0/15"); got != "UTC" {
+		t.Errorf("written timezone does not win: %q", got)
+	}
+}
+
+func TestFloatMustBeFinite(t *testing.T) {
+	rd := ResourceDef{ID: 1, Type: TypeFloat}
+	for _, f := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		if err := rd.Validate(FloatValue(f)); !errors.Is(err, ErrOutOfRange) {
+			t.Errorf("%v accepted: %v", f, err)
+		}
+	}
+	if err := rd.Validate(FloatValue(-0.5)); err != nil {
+		t.Error(err)
 	}
 }

@@ -221,7 +221,8 @@ func (t *Tree) serverInstanceLocked(ssid uint16) (*Instance, bool) {
 	return nil, false
 }
 
-// instanceLocked returns the stored instance with live values applied.
+// viewLocked returns the stored instance with live values filling the
+// resources that are not stored.
 func (t *Tree) viewLocked(o, i uint16) (*Instance, bool) {
 	in, ok := t.inst[o][i]
 	if !ok {
@@ -233,6 +234,9 @@ func (t *Tree) viewLocked(o, i uint16) (*Instance, bool) {
 	}
 	v := in.clone()
 	for _, rd := range def.Resources {
+		if _, stored := v.Resources[rd.ID]; stored {
+			continue // what a server wrote wins over the computed default
+		}
 		if r, ok := def.Live(i, rd.ID); ok {
 			r.ID = rd.ID
 			v.Set(r)
