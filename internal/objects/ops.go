@@ -48,7 +48,9 @@ func decodeCode(err error) Code {
 // removed; a mandatory one missing is 4.00); Update changes only the
 // resources given. A bootstrap write creates instances that do not exist,
 // may target a whole object, reaches bootstrap-only resources, and ignores
-// resources the client does not implement.
+// resources the client does not implement; on an existing instance it
+// updates the resources given and keeps the others (bootstrap servers
+// normally Delete "/" first).
 //
 // Codes: 2.04; 4.00 (bad payload or value), 4.01 (ACL), 4.04 (absent,
 // unknown resource, Security object for a server), 4.05 (object-level
@@ -168,8 +170,8 @@ func (t *Tree) write(c Caller, p Path, mode WriteMode, f ContentFormat, payload 
 			}
 			next.Set(r)
 		}
-		if !bootstrap && def.CheckInstance != nil {
-			if err := def.CheckInstance(next); err != nil {
+		if !bootstrap {
+			if err := t.checkInstanceLocked(def, next); err != nil {
 				t.log.Info("write refused: inconsistent instance", "caller", c.String(), "path", InstancePath(def.ID, in.ID).String(), "err", err)
 				return nil, BadRequest
 			}
@@ -199,6 +201,27 @@ func (t *Tree) write(c Caller, p Path, mode WriteMode, f ContentFormat, payload 
 		}
 	}
 	return changes, Changed
+}
+
+// checkInstanceLocked applies the object's own rules and, for a Server
+// instance, that an SMS binding has a server SMS number to use
+// (Security resource 9 of the same Short Server ID).
+func (t *Tree) checkInstanceLocked(def *ObjectDef, in *Instance) error {
+	if def.CheckInstance != nil {
+		if err := def.CheckInstance(in); err != nil {
+			return err
+		}
+	}
+	if def.ID == ServerObjectID && strings.Contains(in.Str(7, ""), "S") {
+		ssid := in.Int(0, -1)
+		for _, sec := range t.inst[SecurityObjectID] {
+			if !sec.Bool(1, false) && sec.Int(10, -2) == ssid && sec.Str(9, "") != "" {
+				return nil
+			}
+		}
+		return fmt.Errorf("%w: binding %s for server %d without an sms number", errInconsistent, in.Str(7, ""), ssid)
+	}
+	return nil
 }
 
 // diffInstance lists the resources whose values differ.
@@ -305,10 +328,8 @@ func (t *Tree) create(c Caller, p Path, f ContentFormat, payload []byte) (Path, 
 			}
 		}
 	}
-	if def.CheckInstance != nil {
-		if err := def.CheckInstance(next); err != nil {
-			return Path{}, nil, BadRequest
-		}
+	if err := t.checkInstanceLocked(def, next); err != nil {
+		return Path{}, nil, BadRequest
 	}
 	if def.ID == ServerObjectID {
 		if _, dup := t.serverInstanceLocked(uint16(next.Int(0, 0))); dup {

@@ -619,3 +619,23 @@ func TestFloatMustBeFinite(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestSMSBindingNeedsNumber(t *testing.T) {
+	f := testFactory()
+	f.Servers[0].SMS = nil
+	f.Servers[0].Binding = "U"
+	tr, err := New(Config{Factory: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := tr.Write(Server(101), mustPath(t, "/1/0/7"), WriteReplace, FormatText, []byte("UQS")); code != BadRequest {
+		t.Errorf("UQS without sms number = %s", code)
+	}
+	if code := tr.Write(Server(101), mustPath(t, "/1/0/7"), WriteReplace, FormatText, []byte("UQ")); code != Changed {
+		t.Errorf("UQ = %s", code)
+	}
+	e := newTestTree(t, testFactory()) // has an SMS number
+	if code := e.tree.Write(Server(101), mustPath(t, "/1/0/7"), WriteReplace, FormatText, []byte("S")); code != Changed {
+		t.Errorf("S with sms number = %s", code)
+	}
+}
