@@ -178,3 +178,50 @@ func TestReadFormatsPerLevel(t *testing.T) {
 		t.Errorf("empty object read = %q %s", b, code)
 	}
 }
+
+func TestJSONEveryTypeRoundTrip(t *testing.T) {
+	for _, v := range []Value{
+		StringValue("x\"y"), IntValue(-750), FloatValue(42.5), FloatValue(1e300), BoolValue(true),
+		OpaqueValue([]byte{0, 0xff}), UnixValue(1367491215), ObjlnkValue(Objlnk{Object: 65535, Instance: 65535}),
+	} {
+		e, err := NewJSONEntry("5", v)
+		if err != nil {
+			t.Fatalf("%s: %v", v.Type(), err)
+		}
+		doc := JSONDoc{BaseName: "/3/0/", Entries: []JSONEntry{e}}
+		b, err := doc.Append(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := DecodeJSON(b)
+		if err != nil {
+			t.Fatalf("%s: %v", b, err)
+		}
+		got, err := back.Entries[0].Value(v.Type())
+		if err != nil || !got.Equal(v) {
+			t.Errorf("%s round trip via %s = %#v %v", v.Type(), b, got, err)
+		}
+		if _, err := back.Entries[0].Value(TypeNone); err == nil {
+			t.Errorf("typed as none")
+		}
+	}
+	if _, err := NewJSONEntry("5", SecretValue(testPSK)); err == nil {
+		t.Errorf("secret encoded")
+	}
+	if _, err := SecretValue(testPSK).AppendTLV(nil); err == nil {
+		t.Errorf("secret TLV encoded")
+	}
+	if _, err := SecretValue(testPSK).AppendText(nil); err == nil {
+		t.Errorf("secret text encoded")
+	}
+	e, err := TLVResourceEntry(MultiResource(6, map[uint16]Value{0: IntValue(1), 1: IntValue(5)}))
+	if b, _ := e.Append(nil); err != nil || !bytes.Equal(b, unhex(t, "86 06 41 00 01 41 01 05")) {
+		t.Errorf("TLVResourceEntry = % X %v", b, err)
+	}
+	if v, err := DecodeTLVValue([]byte{0x51, 0x82, 0x42, 0x8F}, TypeTime); err != nil || v.Int() != 1367491215 {
+		t.Errorf("DecodeTLVValue = %v %v", v, err)
+	}
+	if v, err := ParseText([]byte("3:0"), TypeObjlnk); err != nil || v.Objlnk() != (Objlnk{3, 0}) {
+		t.Errorf("ParseText = %v %v", v, err)
+	}
+}
