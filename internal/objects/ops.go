@@ -186,17 +186,29 @@ func (t *Tree) write(c Caller, p Path, mode WriteMode, f ContentFormat, payload 
 	if t.inst[def.ID] == nil {
 		t.inst[def.ID] = map[uint16]*Instance{}
 	}
+	old := map[uint16]*Instance{}
 	for id, in := range work {
+		old[id] = t.inst[def.ID][id]
 		t.inst[def.ID][id] = in
 	}
 	if def.ID == DeviceObjectID {
 		t.applyDeviceWriteLocked()
 	}
 	if len(changes) > 0 && def.Persist {
+		meta := t.meta
 		if bootstrap {
 			t.meta.Origin = OriginBootstrap
 		}
 		if err := t.persistLocked(); err != nil {
+			// Memory and disk must agree: undo what the store refused.
+			t.meta = meta
+			for id, in := range old {
+				if in == nil {
+					delete(t.inst[def.ID], id)
+				} else {
+					t.inst[def.ID][id] = in
+				}
+			}
 			return nil, InternalServerError
 		}
 	}
@@ -400,8 +412,10 @@ func (t *Tree) delete(c Caller, p Path) ([]Change, Code) {
 	if !t.allowedLocked(c, p.Object(), p.Instance(), aclDelete) {
 		return nil, Unauthorized
 	}
+	snap := t.snapshotLocked()
 	ch := t.removeLocked(p.Object(), p.Instance())
 	if err := t.persistLocked(); err != nil {
+		t.inst = snap
 		return nil, InternalServerError
 	}
 	return ch, Deleted
@@ -441,6 +455,7 @@ func (t *Tree) bootstrapDeleteLocked(p Path) ([]Change, Code) {
 		}
 	}
 	var ch []Change
+	snap := t.snapshotLocked()
 	for _, o := range slicesSortedKeys(t.inst) {
 		if p.Len() >= 1 && o != p.Object() {
 			continue
@@ -450,6 +465,7 @@ func (t *Tree) bootstrapDeleteLocked(p Path) ([]Change, Code) {
 			if p.Len() == 0 {
 				continue
 			}
+			t.inst = snap
 			return nil, BadRequest
 		}
 		for _, in := range sortedInstances(t.inst[o]) {
@@ -458,6 +474,7 @@ func (t *Tree) bootstrapDeleteLocked(p Path) ([]Change, Code) {
 			}
 			if o == SecurityObjectID && in.Bool(1, false) {
 				if p.Len() == 2 {
+					t.inst = snap
 					return nil, BadRequest
 				}
 				continue
@@ -468,8 +485,10 @@ func (t *Tree) bootstrapDeleteLocked(p Path) ([]Change, Code) {
 		}
 	}
 	if len(ch) > 0 {
+		meta := t.meta
 		t.meta.Origin = OriginBootstrap
 		if err := t.persistLocked(); err != nil {
+			t.inst, t.meta = snap, meta
 			return nil, InternalServerError
 		}
 	}
@@ -650,22 +669,18 @@ func (t *Tree) discoverLinksLocked(c Caller, def *ObjectDef, p Path) Links {
 		ip := op.Child(in.ID)
 		ls = append(ls, Link{Target: ip.String(), Params: t.attrsLocked(ssid, ip).links()})
 		v, _ := t.viewLocked(p.Object(), in.ID)
-		for _, rid := range v.resourceIDs() {
-			if rd, ok := def.Resource(rid); !ok || (c.Kind == CallerServer && rd.Ops == 0) {
+		// Resources in ID order: those holding a value, and executable
+		// ones, which hold none but exist when the object has an action.
+		for _, rd := range def.Resources {
+			r, present := v.Resources[rd.ID]
+			if rd.Type == TypeNone {
+				present = rd.Ops.Has(OpExecute) && def.Execute != nil
+			}
+			if !present || (c.Kind == CallerServer && rd.Ops == 0) {
 				continue
 			}
-			rp := ip.Child(rid)
-			ls = append(ls, resourceLink(rp, v.Resources[rid], t.attrsLocked(ssid, rp)))
-		}
-		if def.ID == DeviceObjectID || def.ID == ServerObjectID {
-			// Executable resources hold no value but exist.
-			for _, rd := range def.Resources {
-				if rd.Type == TypeNone && rd.Ops.Has(OpExecute) {
-					if _, dup := v.Resources[rd.ID]; !dup {
-						ls = append(ls, Link{Target: ip.Child(rd.ID).String()})
-					}
-				}
-			}
+			rp := ip.Child(rd.ID)
+			ls = append(ls, resourceLink(rp, r, t.attrsLocked(ssid, rp)))
 		}
 	}
 	return ls
