@@ -249,4 +249,3 @@ func (t *Tree) ForgetAttributes(ssid uint16) {
 	defer t.mu.Unlock()
 	delete(t.attrs, ssid)
 }
-

@@ -168,4 +168,3 @@ func (t *Tree) RegistrationLinks() []byte {
 	b, _ := ls.Append(nil) // targets are numeric paths: always encodable
 	return b
 }
-
