@@ -353,7 +353,8 @@ func (t *Tree) Read(c Caller, p Path, accept ContentFormat) ([]byte, ContentForm
 // visibleLocked applies the rules every operation shares: the object must
 // exist; the Security object does not exist for a DM server (LwM2M-TS 1.0
 // App. E.1: "no LwM2M Server may access it"; answered 4.04 so it stays
-// invisible); an instance/resource path needs the instance.
+// invisible, as Eclipse Leshan's client does); an instance/resource path
+// needs the instance.
 func (t *Tree) visibleLocked(c Caller, p Path) (*ObjectDef, Code) {
 	def, ok := t.defs[p.Object()]
 	if !ok || (c.Kind == CallerServer && p.Object() == SecurityObjectID) {
