@@ -346,3 +346,66 @@ func describe(m sms) string {
 }
 
 var errInjected = errors.New("injected: +CMS ERROR: 38 (network out of order)")
+
+// reopen closes the session and opens a new one on the same Client (same
+// process).
+func (w *world) reopen(cfg Config) {
+	w.t.Helper()
+	_ = w.sess.Close()
+	s, err := w.client.Session(cfg)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.sess = s
+	w.net.mu.Lock()
+	w.net.device = s.Deliver
+	w.net.mu.Unlock()
+}
+
+// pingPong sends one record each way and checks both arrive.
+func (w *world) pingPong(ctx context.Context, tag string) {
+	w.t.Helper()
+	if err := w.sess.Write(ctx, []byte("ping "+tag)); err != nil {
+		w.t.Fatalf("%s: client write: %v", tag, err)
+	}
+	got, err := w.srv.read(w.t, time.Minute)
+	if err != nil || string(got) != "ping "+tag {
+		w.t.Fatalf("%s: server read %q, %v", tag, got, err)
+	}
+	if _, err := w.srv.conn.Write([]byte("pong " + tag)); err != nil {
+		w.t.Fatalf("%s: server write: %v", tag, err)
+	}
+	b := make([]byte, MaxPlaintext)
+	rctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	k, err := w.sess.Read(rctx, b)
+	if err != nil || string(b[:k]) != "pong "+tag {
+		w.t.Fatalf("%s: client read %q, %v", tag, b[:k], err)
+	}
+}
+
+// handshakeSMS counts SMS carrying epoch-0 handshake records.
+func handshakeSMS(msgs []sms) int {
+	n := 0
+	for _, m := range msgs {
+		recs, _ := splitRecords(m.ud)
+		for _, r := range recs {
+			if r.epoch == 0 {
+				n++
+				break
+			}
+		}
+	}
+	return n
+}
+
+func checkUniqueSeqs(t testing.TB, msgs []sms) {
+	t.Helper()
+	seen := make(map[[2]uint64]int)
+	for _, k := range clientRecords(t, msgs) {
+		seen[k]++
+		if seen[k] == 2 {
+			t.Errorf("record sequence number reused: epoch %d seq %d (AES-CCM nonce reuse)", k[0], k[1])
+		}
+	}
+}
