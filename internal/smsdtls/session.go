@@ -277,7 +277,7 @@ func (s *Session) newID() ([16]byte, error) {
 }
 
 // save persists a snapshot of st reserving every sequence number below next.
-func (s *Session) save(st pionState, next uint64) error {
+func (s *Session) save(st serializedState, next uint64) error {
 	id, err := s.newID()
 	if err != nil {
 		return err
