@@ -327,3 +327,48 @@ func TestHandshakeUnderLoss(t *testing.T) {
 	}
 	t.Logf("%d of %d seeds completed within %v", completed, seeds, DefaultHandshakeTimeout)
 }
+
+// TestIdentityLengthAndFlight5: the ClientKeyExchange carries the PSK
+// identity; with the ChangeCipherSpec and the 53-octet encrypted Finished,
+// flight 5 is 94 + identity octets and fits one SMS up to a 46-octet identity
+// (dtls-over-sms.md §4). An LwM2M endpoint name such as urn:imei:<15 digits>
+// (24 octets) must not cost a seventh SMS.
+func TestIdentityLengthAndFlight5(t *testing.T) {
+	for _, tc := range []struct {
+		identity int
+		sms      int // with HelloVerifyRequest
+	}{
+		{identity: 18, sms: 6},
+		{identity: 24, sms: 6},
+		{identity: 46, sms: 6},
+		{identity: 47, sms: 7},
+		{identity: 128, sms: 7},
+	} {
+		t.Run(fmt.Sprint("identity_", tc.identity), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
+				defer cancel()
+				cfg := testConfig()
+				cfg.PSKIdentity = bytes.Repeat([]byte("i"), tc.identity)
+				w := newWorld(t, true, cfg)
+				defer w.close()
+				if err := w.handshake(ctx); err != nil {
+					t.Fatal(err)
+				}
+				msgs := w.net.messages()
+				var sizes []int
+				for _, m := range msgs {
+					sizes = append(sizes, len(m.ud))
+					if len(m.ud) > MaxDatagram {
+						t.Errorf("datagram of %d octets", len(m.ud))
+					}
+				}
+				t.Logf("identity %d octets: %d SMS, sizes %v", tc.identity, len(msgs), sizes)
+				if len(msgs) != tc.sms {
+					t.Errorf("%d SMS, want %d", len(msgs), tc.sms)
+				}
+				w.pingPong(ctx, "x")
+			})
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -218,5 +219,51 @@ func TestNoGoroutineLeak(t *testing.T) {
 	if after := runtime.NumGoroutine(); after > before {
 		buf := make([]byte, 1<<16)
 		t.Fatalf("%d goroutines before, %d after:\n%s", before, after, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// TestPacketConnJoinsFinished: a datagram ending in ChangeCipherSpec waits
+// for the Finished that follows and shares its SMS when both fit; otherwise
+// both go as they came.
+func TestPacketConnJoinsFinished(t *testing.T) {
+	ccs, _ := (&recordlayer.RecordLayer{
+		Header:  recordlayer.Header{Version: protocol.Version1_2},
+		Content: &protocol.ChangeCipherSpec{},
+	}).Marshal()
+	fin := func(size int) []byte {
+		b := appRecord(t, size)
+		b[0] = byte(protocol.ContentTypeHandshake)
+		return b
+	}
+	for _, tc := range []struct {
+		name  string
+		next  []byte
+		sizes []int
+	}{
+		{name: "finished_fits", next: fin(40), sizes: []int{14 + 53}},
+		{name: "finished_too_big", next: fin(MaxDatagram - 13 - 13), sizes: []int{14, MaxDatagram - 13}},
+		{name: "not_finished", next: appRecord(t, 10), sizes: []int{14, 23}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &recSender{}
+			c := NewPacketConn(serverNumber, s, 0, 0, nil)
+			defer c.Close()
+			if n, err := c.WriteTo(ccs, nil); err != nil || n != len(ccs) {
+				t.Fatalf("WriteTo(CCS) = %d, %v", n, err)
+			}
+			if len(s.sent) != 0 {
+				t.Fatal("ChangeCipherSpec sent before its Finished")
+			}
+			if _, err := c.WriteTo(tc.next, nil); err != nil {
+				t.Fatal(err)
+			}
+			var sizes []int
+			for _, b := range s.sent {
+				sizes = append(sizes, len(b))
+			}
+			if !slices.Equal(sizes, tc.sizes) {
+				t.Errorf("sent %v, want %v", sizes, tc.sizes)
+			}
+		})
 	}
 }

@@ -252,6 +252,7 @@ func (s *Session) finishOpen(ch chan struct{}, l *link, err error) {
 	defer s.mu.Unlock()
 	s.opening = nil
 	s.openErr = err
+	s.hs = nil
 	if l != nil {
 		if s.closed {
 			l.close()
@@ -382,9 +383,8 @@ func (s *Session) handshake(ctx context.Context) (*link, error) {
 	stop()
 	cancel()
 
-	s.mu.Lock()
-	s.hs = nil
-	s.mu.Unlock()
+	// s.hs stays set until finishOpen publishes the result, so no SMS falls
+	// between the handshake conn and the established link.
 	fail := func(err error) (*link, error) {
 		_ = pc.Close()
 		_ = conn.Close()
