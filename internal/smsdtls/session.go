@@ -564,30 +564,41 @@ func (s *Session) maybeRehandshake(old *link) {
 }
 
 // Write sends p as one application-data record in one SMS, establishing the
-// association first if needed.
+// association first if needed. If the server has closed the association
+// (close_notify or a fatal alert), a new one is established and p sent on it.
 func (s *Session) Write(ctx context.Context, p []byte) error {
 	if len(p) > MaxPlaintext {
 		return fmt.Errorf("smsdtls: write %d octets to %s: %w", len(p), s.cfg.Number, ErrRecordTooLarge)
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	l, err := s.get(ctx)
-	if err != nil {
-		return err
-	}
-	dl, _ := ctx.Deadline()
-	_ = l.conn.SetWriteDeadline(dl)
-	stop := context.AfterFunc(ctx, func() { _ = l.conn.SetWriteDeadline(time.Unix(1, 0)) })
-	_, err = l.conn.Write(p)
-	stop()
-	if err != nil {
-		if ctx.Err() != nil {
+	for attempt := 0; ; attempt++ {
+		l, err := s.get(ctx)
+		if err != nil {
+			return err
+		}
+		dl, _ := ctx.Deadline()
+		_ = l.conn.SetWriteDeadline(dl)
+		stop := context.AfterFunc(ctx, func() { _ = l.conn.SetWriteDeadline(time.Unix(1, 0)) })
+		_, err = l.conn.Write(p)
+		stop()
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil:
 			return ctx.Err()
+		case errors.Is(err, dtls.ErrConnClosed) && attempt == 0:
+			s.dropLink(l)
+			continue
 		}
 		return fmt.Errorf("smsdtls: write to %s: %w", s.cfg.Number, err)
 	}
-	return nil
 }
+
+// ErrPeerClosed is returned by Read when the server ended the association
+// (close_notify or a fatal alert). The stored snapshot is deleted; the next
+// Open, Write or Read runs a new handshake.
+var ErrPeerClosed = errors.New("smsdtls: DTLS session closed by the server")
 
 // Read returns the next application-data record from the server. It follows
 // the session across re-handshakes.
@@ -611,13 +622,33 @@ func (s *Session) Read(ctx context.Context, b []byte) (int, error) {
 		s.mu.Lock()
 		replaced, closed := s.cur != l, s.closed
 		s.mu.Unlock()
-		if closed {
+		switch {
+		case closed:
 			return 0, ErrClosed
+		case replaced:
+			continue
+		case errors.Is(err, io.EOF), errors.Is(err, dtls.ErrConnClosed):
+			s.dropLink(l)
+			return 0, ErrPeerClosed
 		}
-		if !replaced {
-			return 0, fmt.Errorf("smsdtls: read from %s: %w", s.cfg.Number, err)
-		}
+		return 0, fmt.Errorf("smsdtls: read from %s: %w", s.cfg.Number, err)
 	}
+}
+
+// dropLink forgets an association the server has closed, and its snapshot.
+func (s *Session) dropLink(l *link) {
+	s.mu.Lock()
+	if s.cur != l {
+		s.mu.Unlock()
+		return
+	}
+	s.cur = nil
+	s.mu.Unlock()
+	l.close()
+	if err := s.client.store.Save(s.cfg.Number, nil); err != nil {
+		s.log.Warn("snapshot of the closed DTLS session not deleted", "err", err)
+	}
+	s.log.Info("DTLS session closed by the server")
 }
 
 // Close ends the session without telling the server: no close_notify is
@@ -632,10 +663,14 @@ func (s *Session) Close() error {
 	s.closed = true
 	l := s.cur
 	s.cur = nil
+	opening := s.opening
 	s.mu.Unlock()
-	s.cancel()
+	s.cancel() // ends handshakes in progress
 	if l != nil {
 		l.close()
+	}
+	if opening != nil {
+		<-opening
 	}
 	s.wg.Wait()
 	s.client.release(s)

@@ -3,6 +3,7 @@ package smsdtls
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -287,4 +288,56 @@ func TestTamperedRecordDropped(t *testing.T) {
 		}
 		w.pingPong(ctx, "kept")
 	})
+}
+
+// TestServerClosesSession: after the server's close_notify the client
+// reports ErrPeerClosed to a reader, forgets the snapshot, and the next Write
+// runs a new handshake instead of failing forever (also with nobody reading).
+func TestServerClosesSession(t *testing.T) {
+	for _, reading := range []bool{true, false} {
+		t.Run(fmt.Sprint("reading_", reading), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+				defer cancel()
+				w := newWorld(t, false, testConfig())
+				defer w.close()
+				if err := w.handshake(ctx); err != nil {
+					t.Fatal(err)
+				}
+				readErr := make(chan error, 1)
+				if reading {
+					go func() {
+						_, err := w.sess.Read(ctx, make([]byte, MaxPlaintext))
+						readErr <- err
+					}()
+					synctest.Wait()
+				}
+				_ = w.srv.conn.Close() // sends close_notify
+				synctest.Wait()
+				if reading {
+					if err := <-readErr; !errors.Is(err, ErrPeerClosed) {
+						t.Fatalf("Read after close_notify: %v", err)
+					}
+					if b, _ := w.store.Load(serverNumber); b != nil {
+						t.Error("snapshot of the closed session kept")
+					}
+				}
+				w.srv.close()
+				w.srv = newServer(t, w.net, false)
+				srv := w.serverHandshake(ctx)
+				if err := w.sess.Write(ctx, []byte("again")); err != nil {
+					t.Fatal(err)
+				}
+				if err := <-srv; err != nil {
+					t.Fatal(err)
+				}
+				if got, err := w.srv.read(t, time.Minute); err != nil || string(got) != "again" {
+					t.Fatalf("server read %q, %v", got, err)
+				}
+				if st := w.sess.Stats(); st.Handshakes != 2 {
+					t.Errorf("Handshakes = %d, want 2", st.Handshakes)
+				}
+			})
+		})
+	}
 }
