@@ -372,3 +372,32 @@ func TestIdentityLengthAndFlight5(t *testing.T) {
 		})
 	}
 }
+
+// TestImpatientCallerDoesNotRestartHandshake: a caller whose ctx ends during
+// the handshake gets its ctx error, but the handshake goes on; the next
+// caller joins it instead of paying for a new one.
+func TestImpatientCallerDoesNotRestartHandshake(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, true, testConfig())
+		defer w.close()
+		w.net.latency = 4 * time.Second // each SMS takes 4 s
+		srv := w.serverHandshake(t.Context())
+		short, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		if err := w.sess.Open(short); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Open with 5 s: %v", err)
+		}
+		if err := w.sess.Open(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-srv; err != nil {
+			t.Fatal(err)
+		}
+		if n := len(w.net.messages()); n != 6 {
+			t.Errorf("%d SMS, want 6 (one handshake)", n)
+		}
+		if st := w.sess.Stats(); st.Handshakes != 1 {
+			t.Errorf("Handshakes = %d", st.Handshakes)
+		}
+	})
+}

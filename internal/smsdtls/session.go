@@ -159,7 +159,7 @@ type Session struct {
 	binding [32]byte        // immutable
 	ctx     context.Context // ends on Close; bounds background handshakes
 	cancel  context.CancelFunc
-	wg      sync.WaitGroup // background re-handshakes
+	wg      sync.WaitGroup // background restores and handshakes
 	writeMu sync.Mutex     // one Write at a time
 
 	mu            sync.Mutex
@@ -195,7 +195,8 @@ func (l *link) close() {
 }
 
 // Open establishes the association if there is none: it restores the stored
-// snapshot (no SMS) or runs a full handshake bounded by HandshakeTimeout.
+// snapshot (no SMS) or runs a full handshake bounded by HandshakeTimeout. The
+// handshake goes on if ctx ends first; Open then returns ctx's error.
 func (s *Session) Open(ctx context.Context) error {
 	_, err := s.get(ctx)
 	return err
@@ -228,21 +229,24 @@ func (s *Session) get(ctx context.Context) (*link, error) {
 			}
 			continue
 		}
+		// Establish in the background, bounded by HandshakeTimeout and the
+		// session's life but not by this caller's ctx: a handshake abandoned
+		// because one caller gave up would waste its SMS.
 		ch := make(chan struct{})
 		s.opening = ch
+		s.wg.Add(1)
 		s.mu.Unlock()
-		l, err := s.restore()
-		if l == nil {
-			if err != nil {
-				s.log.Warn("stored DTLS session not restored, full handshake", "err", err)
+		go func() {
+			defer s.wg.Done()
+			l, err := s.restore()
+			if l == nil {
+				if err != nil {
+					s.log.Warn("stored DTLS session not restored, full handshake", "err", err)
+				}
+				l, err = s.handshake(s.ctx)
 			}
-			l, err = s.handshake(ctx)
-		}
-		s.finishOpen(ch, l, err)
-		if err != nil {
-			return nil, err
-		}
-		return l, nil
+			s.finishOpen(ch, l, err)
+		}()
 	}
 }
 
