@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pion/dtls/v3/pkg/protocol"
+	"github.com/pion/dtls/v3/pkg/protocol/handshake"
 	"github.com/pion/dtls/v3/pkg/protocol/recordlayer"
 )
 
@@ -340,4 +341,44 @@ func TestServerClosesSession(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestHelloRequestStartsHandshake: a plaintext HelloRequest (the only way a
+// DTLS server can ask for a new handshake, RFC 5246 §7.4.1.1) is not passed
+// to pion; once the interval since the last handshake has passed it starts
+// one new handshake.
+func TestHelloRequestStartsHandshake(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+		defer cancel()
+		w := newWorld(t, false, testConfig())
+		defer w.close()
+		if err := w.handshake(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// RFC 6347 §4.1 record header + §4.2.2 handshake header, type 0
+		// hello_request, empty body (pion has no HelloRequest message type).
+		hr := []byte{22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 9, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+		if recs, err := splitRecords(hr); err != nil || !recs[0].hasHandshake || recs[0].hsType != handshake.TypeHelloRequest {
+			t.Fatalf("HelloRequest vector: %v", err)
+		}
+		before := len(w.net.messages())
+		w.sess.Deliver(hr)
+		synctest.Wait()
+		if st := w.sess.Stats(); st.Handshakes != 1 || st.RehandshakesSuppressed != 1 || len(w.net.messages()) != before {
+			t.Fatalf("HelloRequest within the interval: %+v", st)
+		}
+		time.Sleep(DefaultRehandshakeInterval) // fake time
+		w.srv.close()
+		w.srv = newServer(t, w.net, false)
+		srv := w.serverHandshake(ctx)
+		w.sess.Deliver(hr)
+		if err := <-srv; err != nil {
+			t.Fatal(err)
+		}
+		w.pingPong(ctx, "renewed")
+		if st := w.sess.Stats(); st.Handshakes != 2 {
+			t.Errorf("Handshakes = %d, want 2", st.Handshakes)
+		}
+	})
 }
