@@ -182,9 +182,10 @@ type link struct {
 	conn   *dtls.Conn  // non-nil
 	verify *verifier   // non-nil
 
-	resMu    sync.Mutex // guards the fields below; held while a reservation is saved
+	resMu    sync.Mutex // guards the fields below; held while a snapshot is saved
 	persist  bool       // a snapshot of this association is in the store
 	reserved uint64     // first sequence number the stored snapshot does not cover
+	cutoff   uint64     // server records below this are refused after a restore
 }
 
 // close ends the association without a close_notify: the PacketConn closes
@@ -340,7 +341,7 @@ func (s *Session) restore() (*link, error) {
 		_ = pc.Close()
 		return nil, fmt.Errorf("resume DTLS session: %w", err)
 	}
-	l := &link{s: s, pc: pc, conn: conn, verify: v, persist: true, reserved: reserved}
+	l := &link{s: s, pc: pc, conn: conn, verify: v, persist: true, reserved: reserved, cutoff: snap.state.RemoteSequenceNumber}
 	pc.setBeforeSend(l.beforeSend)
 	if err := conn.HandshakeContext(s.ctx); err != nil { // resumed: sends nothing
 		l.close()
@@ -407,7 +408,7 @@ func (s *Session) handshake(ctx context.Context) (*link, error) {
 	if err != nil {
 		return fail(err)
 	}
-	l := &link{s: s, pc: pc, conn: conn, verify: v}
+	l := &link{s: s, pc: pc, conn: conn, verify: v, cutoff: st.RemoteSequenceNumber}
 	reserved := st.SequenceNumber + s.cfg.SequenceReservation
 	if err := s.save(st, reserved); err != nil {
 		// Nothing of this association is stored, so nothing can be restored
@@ -453,12 +454,37 @@ func (l *link) reserveLocked(top uint64) error {
 		return fmt.Errorf("reserve sequence numbers: %w", err)
 	}
 	next := top + 1 + l.s.cfg.SequenceReservation
+	st.RemoteSequenceNumber = max(st.RemoteSequenceNumber, l.cutoff)
 	if err := l.s.save(st, next); err != nil {
 		l.s.log.Error("record not sent: sequence numbers not reserved", "err", err)
 		return fmt.Errorf("reserve sequence numbers: %w", err)
 	}
 	l.reserved = next
+	l.cutoff = st.RemoteSequenceNumber
 	return nil
+}
+
+// noteReceived stores, before pion acts on an authenticated server record
+// with sequence number seq, that records up to seq were seen: a restored
+// session refuses them (pion's replay cutoff), so an SMS recorded off the air
+// cannot be replayed after a daemon restart (RFC 6347 §4.1.2.6 protects only
+// within one process). One store write per inbound SMS; SMS are rare.
+func (l *link) noteReceived(seq uint64) {
+	l.resMu.Lock()
+	defer l.resMu.Unlock()
+	if !l.persist || seq < l.cutoff {
+		return
+	}
+	st, err := stateOf(l.conn)
+	if err == nil {
+		st.RemoteSequenceNumber = max(st.RemoteSequenceNumber, seq+1)
+		err = l.s.save(st, l.reserved)
+	}
+	if err != nil {
+		l.s.log.Warn("replay cutoff not saved: this record could be replayed after a restart", "err", err)
+		return
+	}
+	l.cutoff = st.RemoteSequenceNumber
 }
 
 // Deliver hands the session the user data of one SMS from its server (after
@@ -508,6 +534,11 @@ func (s *Session) Deliver(ud []byte) {
 		}
 	}
 	if !bad {
+		var top uint64
+		for _, r := range recs {
+			top = max(top, r.seq)
+		}
+		l.noteReceived(top)
 		l.pc.Deliver(ud)
 		return
 	}

@@ -382,3 +382,38 @@ func TestHelloRequestStartsHandshake(t *testing.T) {
 		}
 	})
 }
+
+// TestReplayAfterRestart: a server record recorded off the air and sent
+// again after a daemon restart is refused by the restored session.
+func TestReplayAfterRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+		defer cancel()
+		w := newWorld(t, false, testConfig())
+		defer w.close()
+		if err := w.handshake(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.srv.conn.Write([]byte("execute /1/0/8")); err != nil {
+			t.Fatal(err)
+		}
+		b := make([]byte, MaxPlaintext)
+		if k, err := w.sess.Read(ctx, b); err != nil || string(b[:k]) != "execute /1/0/8" {
+			t.Fatalf("read %q %v", b[:k], err)
+		}
+		msgs := w.net.messages()
+		recorded := msgs[len(msgs)-1].ud
+
+		w.restartClient(testConfig())
+		w.sess.Deliver(recorded) // the replay restores the session and is refused
+		rctx, rcancel := context.WithTimeout(ctx, time.Minute)
+		defer rcancel()
+		if k, err := w.sess.Read(rctx, b); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("replayed record read after restart: %q, %v", b[:k], err)
+		}
+		if st := w.sess.Stats(); st.Restores != 1 {
+			t.Fatalf("stats %+v", st)
+		}
+		w.pingPong(ctx, "fresh records still pass")
+	})
+}
