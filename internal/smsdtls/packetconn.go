@@ -198,6 +198,7 @@ func (c *PacketConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 		c.log.Error("datagram refused: larger than one SMS", "msisdn", c.number, "size", len(b))
 		return 0, fmt.Errorf("smsdtls: send %d octets to %s: %w", len(b), c.number, ErrDatagramTooLarge)
 	}
+	n := len(b)
 	b = append([]byte(nil), b...) // pion reuses its buffer
 	recs, err := splitRecords(b)
 	if err != nil {
@@ -226,12 +227,12 @@ func (c *PacketConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 		c.mu.Lock()
 		c.held = b
 		c.mu.Unlock()
-		return len(b), nil
+		return n, nil
 	}
 	if err := c.send(b); err != nil {
 		return 0, err
 	}
-	return len(b), nil
+	return n, nil
 }
 
 // send hands one datagram to the Sender. A failed handshake datagram is

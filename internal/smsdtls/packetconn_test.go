@@ -254,8 +254,8 @@ func TestPacketConnJoinsFinished(t *testing.T) {
 			if len(s.sent) != 0 {
 				t.Fatal("ChangeCipherSpec sent before its Finished")
 			}
-			if _, err := c.WriteTo(tc.next, nil); err != nil {
-				t.Fatal(err)
+			if n, err := c.WriteTo(tc.next, nil); err != nil || n != len(tc.next) {
+				t.Fatalf("WriteTo(next) = %d, %v; want %d", n, err, len(tc.next))
 			}
 			var sizes []int
 			for _, b := range s.sent {

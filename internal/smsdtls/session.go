@@ -418,7 +418,7 @@ func (s *Session) handshake(ctx context.Context) (*link, error) {
 		l.persist, l.reserved = true, reserved
 	}
 	pc.setBeforeSend(l.beforeSend)
-	s.log.Info("DTLS handshake complete", "sms_sent", s.pstats.sent.Load())
+	s.log.Info("DTLS handshake complete", "sms_sent_total", s.pstats.sent.Load())
 	return l, nil
 }
 
