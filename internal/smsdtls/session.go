@@ -298,6 +298,20 @@ func (s *Session) save(st serializedState, next uint64) error {
 	return nil
 }
 
+// reserve saves a snapshot that raises the reservation to next, twice (two
+// ids, so two different files): a store that keeps the previous copy and
+// falls back to it when the latest is damaged (internal/store does) then
+// still returns this reservation, never the one before it, whose numbers
+// may already be in use.
+func (s *Session) reserve(st serializedState, next uint64) error {
+	for range 2 {
+		if err := s.save(st, next); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // restore resumes the stored snapshot, if any, without sending anything. The
 // snapshot is replaced by one reserving the next SequenceReservation numbers
 // before the keys are used, so the same snapshot never comes back (RFC 6655
@@ -323,7 +337,7 @@ func (s *Session) restore() (*link, error) {
 		return nil, ErrSnapshotReused
 	}
 	reserved := snap.next + s.cfg.SequenceReservation
-	if err := s.save(snap.state, reserved); err != nil {
+	if err := s.reserve(snap.state, reserved); err != nil {
 		s.client.unconsume(snap.id) // its keys were not used
 		return nil, err
 	}
@@ -410,7 +424,7 @@ func (s *Session) handshake(ctx context.Context) (*link, error) {
 	}
 	l := &link{s: s, pc: pc, conn: conn, verify: v, cutoff: st.RemoteSequenceNumber}
 	reserved := st.SequenceNumber + s.cfg.SequenceReservation
-	if err := s.save(st, reserved); err != nil {
+	if err := s.reserve(st, reserved); err != nil {
 		// Nothing of this association is stored, so nothing can be restored
 		// and no reservation is needed; a restart will cost a handshake.
 		s.log.Error("DTLS session not persisted: a restart will need a new handshake", "err", err)
@@ -455,7 +469,7 @@ func (l *link) reserveLocked(top uint64) error {
 	}
 	next := top + 1 + l.s.cfg.SequenceReservation
 	st.RemoteSequenceNumber = max(st.RemoteSequenceNumber, l.cutoff)
-	if err := l.s.save(st, next); err != nil {
+	if err := l.s.reserve(st, next); err != nil {
 		l.s.log.Error("record not sent: sequence numbers not reserved", "err", err)
 		return fmt.Errorf("reserve sequence numbers: %w", err)
 	}

@@ -21,7 +21,11 @@ import (
 // to internal/store (atomic file writes). Snapshots hold the session's master
 // secret: store them like keys (mode 0600) and never log them.
 type SessionStore interface {
-	// Load returns the snapshot saved for number, or (nil, nil) if none.
+	// Load returns the snapshot saved for number, or (nil, nil) if none. It
+	// must return the last snapshot saved or, if that one is damaged, the
+	// one saved just before it; never anything older (a snapshot that
+	// raises the reservation is saved twice so that one level of fallback
+	// is safe).
 	Load(number string) ([]byte, error)
 	// Save replaces the snapshot for number durably before it returns;
 	// Save(number, nil) deletes it.
