@@ -43,10 +43,10 @@ func newBlock(alg Algorithm, key []byte) (cipher.Block, error) {
 		case 16, 24, 32:
 			return aes.NewCipher(key)
 		}
-		return nil, fmt.Errorf("securedpacket: AES key of %d octets: %w", len(key), ErrKeyLength)
+		return nil, fmt.Errorf("AES key of %d octets: %w", len(key), ErrKeyLength)
 	case AlgTripleDES2:
 		if len(key) != 16 {
-			return nil, fmt.Errorf("securedpacket: 3DES 2-key key of %d octets: %w", len(key), ErrKeyLength)
+			return nil, fmt.Errorf("3DES 2-key key of %d octets: %w", len(key), ErrKeyLength)
 		}
 		// TS 102 225 §5.1.2: 2-key triple DES is K1‖K2‖K1.
 		k := make([]byte, 0, 24)
@@ -54,11 +54,11 @@ func newBlock(alg Algorithm, key []byte) (cipher.Block, error) {
 		return des.NewTripleDESCipher(k)
 	case AlgTripleDES3:
 		if len(key) != 24 {
-			return nil, fmt.Errorf("securedpacket: 3DES 3-key key of %d octets: %w", len(key), ErrKeyLength)
+			return nil, fmt.Errorf("3DES 3-key key of %d octets: %w", len(key), ErrKeyLength)
 		}
 		return des.NewTripleDESCipher(key)
 	}
-	return nil, fmt.Errorf("securedpacket: algorithm nibble 0x%x: %w", byte(alg), ErrUnsupportedAlgorithm)
+	return nil, fmt.Errorf("algorithm nibble 0x%x: %w", byte(alg), ErrUnsupportedAlgorithm)
 }
 
 // cipherBlock is the KIc's block cipher.

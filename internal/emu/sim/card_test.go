@@ -360,4 +360,3 @@ func addressField(t testing.TB, a atpdu.Address) uicc.Address {
 	}
 	return uicc.Address(tpdu[2 : len(tpdu)-3])
 }
-
