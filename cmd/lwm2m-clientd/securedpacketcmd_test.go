@@ -17,7 +17,7 @@ const (
 	v2Key    = "12110C78E678C25408233076AA033615"
 )
 
-func runCLI(t *testing.T, args ...string) (int, string, string) {
+func runSP(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code := run(args, &out, &errb)
@@ -25,7 +25,7 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 }
 
 func TestSecuredPacketEncode(t *testing.T) {
-	code, out, _ := runCLI(t, "securedpacket", "encode", "--spi", "0619", "--kic", "22", "--kid", "22", "--tar", "B00011",
+	code, out, _ := runSP(t, "securedpacket", "encode", "--spi", "0619", "--kic", "22", "--kid", "22", "--tar", "B00011",
 		"--cntr", "0", "--kic-key", v1KIcKey, "--kid-key", v1KIDKey, "--data", "00a40004023f00", "--deliver-from", "+33600000003")
 	if code != exitOK {
 		t.Fatalf("exit %d", code)
@@ -42,7 +42,7 @@ func TestSecuredPacketEncode(t *testing.T) {
 		}
 	}
 	// A long message is split over several SMS.
-	code, out, _ = runCLI(t, "securedpacket", "encode", "--spi", "1600", "--kic", "12", "--kid", "12", "--tar", "B20203",
+	code, out, _ = runSP(t, "securedpacket", "encode", "--spi", "1600", "--kic", "12", "--kid", "12", "--tar", "B20203",
 		"--cntr", "7", "--kic-key", v1KIcKey, "--kid-key", v1KIDKey, "--data", strings.Repeat("AB", 300))
 	if code != exitOK || strings.Count(out, "user_data: ") != 3 {
 		t.Errorf("exit %d, output:\n%s", code, out)
@@ -76,7 +76,7 @@ func TestSecuredPacketDecode(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"securedpacket", "decode", "--json"}, tc.args...)
-			code, out, errs := runCLI(t, args...)
+			code, out, errs := runSP(t, args...)
 			if code != tc.code {
 				t.Fatalf("exit %d, want %d (stderr %q)", code, tc.code, errs)
 			}
@@ -91,7 +91,7 @@ func TestSecuredPacketDecode(t *testing.T) {
 			}
 		})
 	}
-	code, out, _ := runCLI(t, "securedpacket", "decode", "--kic-key", v1KIcKey, "--kid-key", v1KIDKey, v1Packet)
+	code, out, _ := runSP(t, "securedpacket", "decode", "--kic-key", v1KIcKey, "--kid-key", v1KIDKey, v1Packet)
 	if code != exitOK || !strings.Contains(out, "cc:     ecbab1f8f55502c5 (valid)") || !strings.Contains(out, "kid:    22 (key version 2, AES-CMAC)") {
 		t.Errorf("text output (exit %d):\n%s", code, out)
 	}
@@ -108,12 +108,12 @@ func TestSecuredPacketUsage(t *testing.T) {
 		{"securedpacket", "encode", "--spi", "1600", "--kic", "12", "--kid", "12", "--tar", "B20203", "--cntr", "1", "--data", "00",
 			"--deliver-from", "not a number"},
 	} {
-		if code, _, errs := runCLI(t, args...); code != exitUsage {
+		if code, _, errs := runSP(t, args...); code != exitUsage {
 			t.Errorf("%v: exit %d, want 2 (stderr %q)", args, code, errs)
 		}
 	}
 	// A truncated packet is an operational failure, not a usage error.
-	if code, _, _ := runCLI(t, "securedpacket", "decode", "--kic-key", v1KIcKey, "--kid-key", v1KIDKey, v1Packet[:40]); code != exitFail {
+	if code, _, _ := runSP(t, "securedpacket", "decode", "--kic-key", v1KIcKey, "--kid-key", v1KIDKey, v1Packet[:40]); code != exitFail {
 		t.Errorf("truncated packet: exit %d", code)
 	}
 }
