@@ -421,7 +421,7 @@ func (c *Card) download(tpdu []byte) (por []byte, ok bool) {
 		c.log.Warn("sms-pp download: not an SMS-DELIVER", "err", err)
 		return nil, false
 	}
-	if d.PID != atpdu.PIDUSIMDataDownload || d.DCS.Class() != 2 {
+	if !d.SIMDataDownload() {
 		return nil, false
 	}
 	from := d.OA.String()
