@@ -34,6 +34,10 @@ type Options struct {
 	MaxInbox int
 	// Logger receives the card's logs (component=sim); nil discards.
 	Logger *slog.Logger
+	// OnDownload, when set, learns the outcome of every SMS-PP download
+	// of a complete secured packet (accepted or dropped), after the card's
+	// lock is released: tests wait on it instead of sleeping.
+	OnDownload func(accepted bool)
 }
 
 // Stats count what the LwM2M application did.
@@ -132,16 +136,35 @@ func (c *Card) Counters() (received, sent uint64) {
 // §7.2.2.2.1).
 func (c *Card) DownloadSMS(tpdu []byte) bool {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	before := c.stats
 	_, ok := c.download(tpdu)
+	after := c.stats
+	c.mu.Unlock()
+	c.notify(before, after)
 	return ok
+}
+
+// notify tells OnDownload what a download did.
+func (c *Card) notify(before, after Stats) {
+	if c.opts.OnDownload == nil {
+		return
+	}
+	switch {
+	case after.Accepted > before.Accepted:
+		c.opts.OnDownload(true)
+	case after.Dropped > before.Dropped:
+		c.opts.OnDownload(false)
+	}
 }
 
 // Transmit executes one command APDU and returns the response APDU.
 func (c *Card) Transmit(apdu []byte) []byte {
 	c.mu.Lock()
+	before := c.stats
 	rsp, out := c.transmit(apdu)
+	after := c.stats
 	c.mu.Unlock()
+	c.notify(before, after)
 	// "Modem handles the toolkit": hand the SMS over outside the lock (the
 	// network may call back into modems and cards).
 	for _, tpdu := range out {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -157,7 +158,9 @@ func ctx(t testing.TB) context.Context {
 var coapGet = []byte{0x40, 0x01, 0x12, 0x34, 0xB1, 0x31} // CON GET /1
 
 func TestDownloadGetDataReplayTamper(t *testing.T) {
-	card, err := sim.New(profile(t), sim.Options{CounterFile: filepath.Join(t.TempDir(), "ctr.json")})
+	var outcomes []bool
+	card, err := sim.New(profile(t), sim.Options{CounterFile: filepath.Join(t.TempDir(), "ctr.json"),
+		OnDownload: func(ok bool) { outcomes = append(outcomes, ok) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,6 +200,9 @@ func TestDownloadGetDataReplayTamper(t *testing.T) {
 	}
 	if st := card.Stats(); st.Accepted != 1 || st.Dropped != 4 {
 		t.Errorf("stats %+v", st)
+	}
+	if want := []bool{true, false, false, false, false}; !slices.Equal(outcomes, want) {
+		t.Errorf("OnDownload saw %v, want %v", outcomes, want)
 	}
 	// Not a data download at all: refused (the modem shows it to the host).
 	oa, _ := atpdu.ParseAddress(serverNumber)
