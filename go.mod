@@ -8,6 +8,7 @@ require (
 	github.com/spf13/cobra v1.10.2
 	go.bug.st/serial v1.8.0
 	go.yaml.in/yaml/v3 v3.0.6
+	golang.org/x/sys v0.43.0
 )
 
 require (
@@ -15,5 +16,4 @@ require (
 	github.com/pion/transport/v5 v5.0.0 // indirect
 	github.com/spf13/pflag v1.0.9 // indirect
 	golang.org/x/crypto v0.48.0 // indirect
-	golang.org/x/sys v0.43.0 // indirect
 )

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/atpdu"
 )
 
 // Delivery is how new SMS reach the driver (TS 27.005 §3.4.1 +CNMI).
@@ -50,8 +52,9 @@ const (
 type SMS struct {
 	// TPDU is the SMS-DELIVER TPDU (TS 23.040 §9.2.2.1), SMSC prefix removed.
 	TPDU []byte
-	// SMSC is the RP-SC address prefix as received (may be empty).
-	SMSC []byte
+	// SMSC is the service centre address from the PDU prefix (zero when
+	// the modem gave none).
+	SMSC atpdu.Address
 	// Storage and Index say where it was stored ("" and -1 for +CMT).
 	Storage string
 	Index   int
@@ -63,7 +66,9 @@ type SMS struct {
 // own channel, never mixed with SMS data.
 type StatusReport struct {
 	// TPDU is the SMS-STATUS-REPORT TPDU (TS 23.040 §9.2.2.3).
-	TPDU     []byte
+	TPDU []byte
+	// Report is TPDU decoded: TP-MR and TP-ST match it to a sent SMS.
+	Report   atpdu.StatusReport
 	Received time.Time
 }
 
@@ -428,14 +433,14 @@ func (m *Modem) do(ctx context.Context, cmd string, o cmdOpts) ([]string, error)
 }
 
 // AT sends one raw command line (e.g. "AT+CSQ") and returns its information
-// lines. Lines with a known unsolicited prefix other than the command's own
-// are not part of the answer.
+// lines. Lines starting with '+' or '^' other than the command's own
+// prefix ("+CSQ:") are taken as unsolicited and are not part of the answer.
 func (m *Modem) AT(ctx context.Context, cmd string) ([]string, error) {
 	cmd = strings.TrimSpace(cmd)
 	if !strings.HasPrefix(strings.ToUpper(cmd), "AT") {
 		cmd = "AT" + cmd
 	}
-	lines, err := m.do(ctx, cmd, cmdOpts{prefixes: ownPrefixes(cmd)})
+	lines, err := m.do(ctx, cmd, cmdOpts{prefixes: ownPrefixes(cmd), strict: true})
 	if err != nil {
 		return lines, fmt.Errorf("modem: %s: %w", redactCmd(cmd), err)
 	}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/atpdu"
 )
 
 // dispatcher is the one goroutine (Modem.session) that handles unsolicited
@@ -32,11 +34,11 @@ func (d *dispatcher) run(ctx context.Context) error {
 			return err
 		}
 	}
+	var tick <-chan time.Time // the periodic sweep, renewed when it fires
+	if d.delivery != DeliveryNone {
+		tick = d.m.clock.After(d.m.cfg.SweepInterval)
+	}
 	for {
-		var tick <-chan time.Time
-		if d.delivery != DeliveryNone {
-			tick = d.m.clock.After(d.m.cfg.SweepInterval)
-		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -53,6 +55,7 @@ func (d *dispatcher) run(ctx context.Context) error {
 				return err
 			}
 		case <-tick:
+			tick = d.m.clock.After(d.m.cfg.SweepInterval)
 			// A modem that missed a +CNMA turns routing off (TS 27.005
 			// §3.4.4): re-assert it, then collect what it stored quietly.
 			if err := d.m.setCNMI(ctx, d.e, d.delivery); err != nil && fatal(ctx, err) {
@@ -145,12 +148,20 @@ func (d *dispatcher) directReport(ctx context.Context, u URC) error {
 	if err != nil {
 		d.m.log.Warn("undecodable +CDS dropped", "err", err)
 	} else {
-		d.report(StatusReport{TPDU: sms.TPDU, Received: u.At})
+		d.report(sms.TPDU, u.At)
 	}
 	return d.ack(ctx, true)
 }
 
-func (d *dispatcher) report(r StatusReport) {
+// report decodes a status report (TS 23.040 §9.2.2.3) and offers it on
+// the reports channel; an undecodable one is logged and dropped.
+func (d *dispatcher) report(tpdu []byte, at time.Time) {
+	sr, err := atpdu.DecodeStatusReport(tpdu)
+	if err != nil {
+		d.m.log.Warn("undecodable status report dropped", "err", err)
+		return
+	}
+	r := StatusReport{TPDU: tpdu, Report: sr, Received: at}
 	select {
 	case d.m.reports <- r:
 	default:
@@ -189,7 +200,7 @@ func (d *dispatcher) stored(ctx context.Context, u URC, report bool) error {
 	msg := msgs[0]
 	msg.sms.Storage, msg.sms.Received = mem, u.At
 	if report {
-		d.report(StatusReport{TPDU: msg.sms.TPDU, Received: u.At})
+		d.report(msg.sms.TPDU, u.At)
 		return d.delete(ctx, idx)
 	}
 	return d.handOff(ctx, msg)
@@ -301,18 +312,21 @@ func parseListing(lines []string, prefix string, index int) []stored {
 	return out
 }
 
-// parsePDU splits the hex PDU line into SMSC prefix and TPDU (TS 27.005
-// §3.1 <pdu>: the RP-SC address, first octet = its length in octets).
+// parsePDU splits the hex PDU line into SMSC address and TPDU (TS 27.005
+// §3.1 <pdu>).
 func parsePDU(h string) (SMS, error) {
 	b, err := hex.DecodeString(strings.TrimSpace(h))
 	if err != nil {
 		return SMS{}, fmt.Errorf("PDU hex: %w", err)
 	}
-	if len(b) < 1 || int(b[0])+1 >= len(b) {
-		return SMS{}, errors.New("PDU shorter than its SMSC prefix")
+	smsc, tpdu, err := atpdu.SplitSMSC(b)
+	if err != nil {
+		return SMS{}, err
 	}
-	n := int(b[0]) + 1
-	return SMS{SMSC: b[:n:n], TPDU: b[n:]}, nil
+	if len(tpdu) == 0 {
+		return SMS{}, errors.New("PDU without TPDU")
+	}
+	return SMS{SMSC: smsc, TPDU: tpdu}, nil
 }
 
 // parseStoredIndication parses `+CMTI: "SM",3` (TS 27.005 §3.4.1).
