@@ -103,3 +103,10 @@ func (d Deliver) Text() (string, error) {
 	}
 	return s, nil
 }
+
+// SIMDataDownload reports whether a modem gives this SMS to the UICC with
+// ENVELOPE (SMS-PP DOWNLOAD) instead of the host: TP-PID (U)SIM data
+// download and message class 2 (TS 31.111 §7.1.1.1; TS 23.040 §9.2.3.9).
+func (d Deliver) SIMDataDownload() bool {
+	return d.PID == PIDUSIMDataDownload && d.DCS.Class() == Class2
+}

@@ -8,6 +8,11 @@ import (
 // timestampLen is the length of TP-SCTS, TP-DT and an absolute TP-VP.
 const timestampLen = 7
 
+// timestampCentury is added to the two year digits of a timestamp. TS
+// 23.040 §9.2.3.11 does not say which century the digits are in. PROJECT
+// DEFAULT: 2000–2099.
+const timestampCentury = 2000
+
 // maxTZQuarters is the largest time zone offset the TZ octet holds: tens
 // digit 0–7 (b2..b0), units 0–9, in quarter hours (TS 23.040 §9.2.3.11).
 const maxTZQuarters = 79
@@ -57,7 +62,7 @@ func (ts Timestamp) Time() time.Time {
 }
 
 func (ts Timestamp) check() error {
-	if ts.Year < 2000 || ts.Year > 2099 {
+	if ts.Year < timestampCentury || ts.Year > timestampCentury+99 {
 		return fmt.Errorf("%w: year %d outside 2000–2099", ErrInvalid, ts.Year)
 	}
 	for _, v := range []int{ts.Month, ts.Day, ts.Hour, ts.Minute, ts.Second} {
@@ -106,7 +111,7 @@ func decodeTimestamp(r *reader, field string) (Timestamp, error) {
 	if v[6]&0x08 != 0 {
 		tz = -tz
 	}
-	return Timestamp{Year: 2000 + f[0], Month: f[1], Day: f[2], Hour: f[3], Minute: f[4], Second: f[5], TZ: tz}, nil
+	return Timestamp{Year: timestampCentury + f[0], Month: f[1], Day: f[2], Hour: f[3], Minute: f[4], Second: f[5], TZ: tz}, nil
 }
 
 func appendTimestamp(dst []byte, ts Timestamp) ([]byte, error) {
@@ -119,7 +124,7 @@ func appendTimestamp(dst []byte, ts Timestamp) ([]byte, error) {
 		tz, sign = -tz, 0x08
 	}
 	return append(dst,
-		toSwappedBCD(ts.Year-2000), toSwappedBCD(ts.Month), toSwappedBCD(ts.Day),
+		toSwappedBCD(ts.Year-timestampCentury), toSwappedBCD(ts.Month), toSwappedBCD(ts.Day),
 		toSwappedBCD(ts.Hour), toSwappedBCD(ts.Minute), toSwappedBCD(ts.Second),
 		byte(tz%10)<<4|sign|byte(tz/10)), nil
 }

@@ -105,3 +105,18 @@ func (s Submit) Text() (string, error) {
 	}
 	return t, nil
 }
+
+// ToDeliver returns the SMS-DELIVER an SMSC makes of s for its recipient
+// (TS 23.040 §9.2.2.1): originator oa, timestamp scts, TP-SRI from TP-SRR,
+// TP-MMS set (no more messages), and the same TP-RP, TP-PID, TP-DCS, header
+// and user data (copied).
+func (s Submit) ToDeliver(oa Address, scts Timestamp) Deliver {
+	d := Deliver{RP: s.RP, UDHI: s.UDHI, SRI: s.SRR, MMS: true, OA: oa, PID: s.PID, DCS: s.DCS, SCTS: scts}
+	for _, ie := range s.UDH {
+		d.UDH = append(d.UDH, IE{IEI: ie.IEI, Data: append([]byte(nil), ie.Data...)})
+	}
+	if len(s.UD) > 0 {
+		d.UD = append([]byte(nil), s.UD...)
+	}
+	return d
+}

@@ -50,6 +50,15 @@ const maxEnhancedHMS = 99*time.Hour + 59*time.Minute + 59*time.Second
 
 // ValidityPeriod is an SMS-SUBMIT's TP-VPF and TP-VP (TS 23.040 §9.2.3.12).
 // Only the member that Format names is meaningful.
+//
+//	VPF 00 none      no octets
+//	VPF 10 relative  1 octet   0–143 (v+1)×5 min | 144–167 12 h+(v−143)×30 min |
+//	                           168–196 (v−166) days | 197–255 (v−192) weeks
+//	VPF 11 absolute  7 octets  as TP-SCTS (§9.2.3.11)
+//	VPF 01 enhanced  7 octets  octet 0: b7 extension, b6 single shot, b5..b3
+//	                           reserved, b2..b0 format; then the value
+//	                           (1 octet relative, 1 octet seconds, or 3
+//	                           octets hh mm ss swapped BCD); rest 0x00
 type ValidityPeriod struct {
 	Format   VPFormat
 	Relative byte      // VPFRelative: the TP-VP octet (RelativeDuration)
