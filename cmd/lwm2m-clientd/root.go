@@ -31,6 +31,8 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newVersionCmd(),
 		newConfigCmd(),
 		newSMSCmd(),
+		newModemCmd(),
+		newEmulatorCmd(),
 	)
 	wrapArgs(root)
 	return root

@@ -9,7 +9,7 @@ import (
 // Sentinel errors callers branch on.
 var (
 	// ErrError is the bare "ERROR" final result code (no numeric cause).
-	ErrError = errors.New("modem: ERROR")
+	ErrError = errors.New("modem answered ERROR")
 	// ErrTimeout means a command got no final result code before its
 	// deadline; the driver resynchronises before the next command.
 	ErrTimeout = errors.New("modem: command timed out")
@@ -32,7 +32,7 @@ type CMEError struct {
 	Code int
 }
 
-func (e *CMEError) Error() string { return fmt.Sprintf("modem: +CME ERROR: %d", e.Code) }
+func (e *CMEError) Error() string { return fmt.Sprintf("+CME ERROR: %d", e.Code) }
 
 // CMSError is a "+CMS ERROR: <n>" final result (TS 27.005 §3.2.5,
 // sms-pdu.md §11).
@@ -40,7 +40,7 @@ type CMSError struct {
 	Code int
 }
 
-func (e *CMSError) Error() string { return fmt.Sprintf("modem: +CMS ERROR: %d", e.Code) }
+func (e *CMSError) Error() string { return fmt.Sprintf("+CMS ERROR: %d", e.Code) }
 
 // CMS error codes the driver acts on (TS 27.005 §3.2.5; sms-pdu.md §10–11).
 const (

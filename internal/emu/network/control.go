@@ -14,8 +14,9 @@ import (
 
 // SMSRequest is the body of POST /sms: either PDU (an SMS-DELIVER or
 // SMS-SUBMIT TPDU in hex; its sender becomes From) or the fields PID, DCS,
-// UDH (hex of the header as on the wire: UDHL, then the information
-// elements) and UD (hex: octets, or one septet per octet for GSM 7-bit).
+// UDH (hex of the information elements, without the UDHL octet, as
+// "lwm2m-clientd sms encode --udh" takes them) and UD (hex: octets, or one
+// septet per octet for GSM 7-bit).
 type SMSRequest struct {
 	From string `json:"from"`
 	PDU  string `json:"pdu,omitempty"`
@@ -134,13 +135,9 @@ func (req SMSRequest) deliver() (atpdu.Deliver, error) {
 	return d, nil
 }
 
-// splitIEs reads a user data header (TS 23.040 §9.2.3.24): UDHL, then
-// information elements (IEI, IEDL, IED).
+// splitIEs reads the information elements of a user data header
+// (TS 23.040 §9.2.3.24: IEI, IEDL, IED; the UDHL octet is not given).
 func splitIEs(h []byte) (atpdu.UDH, error) {
-	if len(h) == 0 || int(h[0]) != len(h)-1 {
-		return nil, errors.New("UDHL does not match the header length")
-	}
-	h = h[1:]
 	var out atpdu.UDH
 	for len(h) > 0 {
 		if len(h) < 2 || int(h[1]) > len(h)-2 {

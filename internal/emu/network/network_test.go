@@ -288,7 +288,7 @@ func TestControlAPI(t *testing.T) {
 		return resp
 	}
 	// Fields form: UDH with the 16-bit port IE (TS 23.040 §9.2.3.24.4).
-	if r := post("/sms", `{"from":"+33611111111","pid":0,"dcs":4,"udh":"0605040B8423F0","ud":"0102"}`); r.StatusCode != http.StatusAccepted {
+	if r := post("/sms", `{"from":"+33611111111","pid":0,"dcs":4,"udh":"05040B8423F0","ud":"0102"}`); r.StatusCode != http.StatusAccepted {
 		t.Fatalf("POST /sms fields: %s", r.Status)
 	}
 	a.wait(ctx, t, 1, 0)
@@ -305,7 +305,7 @@ func TestControlAPI(t *testing.T) {
 	if string(a.got[1].UD) != "pdu" {
 		t.Fatalf("pdu form delivered %q", a.got[1].UD)
 	}
-	for _, bad := range []string{`{"pdu":"00"}`, `{"from":"+1","pdu":"zz"}`, `{"from":"+1","udh":"0504","ud":""}`, `{"from":"+1","bogus":1}`} {
+	for _, bad := range []string{`{"pdu":"00"}`, `{"from":"+1","pdu":"zz"}`, `{"from":"+1","udh":"0504","ud":""}`, `{"from":"+1","udh":"00","ud":""}`, `{"from":"+1","bogus":1}`} {
 		if r := post("/sms", bad); r.StatusCode != http.StatusBadRequest {
 			t.Errorf("%s: %s", bad, r.Status)
 		}
