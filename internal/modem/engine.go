@@ -177,7 +177,8 @@ func (s skipEmpty) Read(p []byte) (int, error) {
 func (e *engine) readLoop() {
 	sc := bufio.NewScanner(skipEmpty{e.rw})
 	sc.Buffer(make([]byte, 0, 1024), 64*1024)
-	sc.Split(scanLines)
+	var split lineSplitter
+	sc.Split(split.split)
 	var urcPDU *URC // a +CMT/+CDS whose PDU line is next; owned by this goroutine
 	for sc.Scan() {
 		line := sc.Text()
@@ -187,8 +188,12 @@ func (e *engine) readLoop() {
 		if line == "" {
 			continue
 		}
+		if !printable(line) {
+			e.log.Debug("garbage dropped", "bytes", len(line))
+			continue
+		}
 		if e.trace {
-			e.log.Debug("at rx", "line", line)
+			e.log.Debug("at rx", "line", redactLine(line))
 		}
 		if urcPDU != nil {
 			urcPDU.PDU = line
@@ -362,7 +367,13 @@ func (e *engine) exec(ctx context.Context, cmd string, o cmdOpts) ([]string, err
 // after it is ours. A modem that answers nothing is declared down.
 func (e *engine) resync(ctx context.Context) error {
 	for attempt := 0; attempt < 2; attempt++ {
-		_, err := e.run(ctx, "AT+CMEE?", cmdOpts{prefixes: []string{"+CMEE:"}, timeout: resyncTimeout, marker: "+CMEE:"})
+		cmd, o := "AT+CMEE?", cmdOpts{prefixes: []string{"+CMEE:"}, timeout: resyncTimeout, marker: "+CMEE:"}
+		if attempt > 0 {
+			// A modem without +CMEE? never sends the marker: a bare AT
+			// still proves it is listening (weaker: a late OK can pass).
+			cmd, o = "AT", cmdOpts{timeout: resyncTimeout}
+		}
+		_, err := e.run(ctx, cmd, o)
 		if err == nil {
 			e.needResync = false
 			e.log.Debug("resynchronised")
@@ -388,7 +399,7 @@ func (e *engine) fail() {
 
 func (e *engine) write(b []byte) error {
 	if e.trace {
-		e.log.Debug("at tx", "data", strings.TrimRight(string(b), "\r\x1a"))
+		e.log.Debug("at tx", "data", redactCmd(strings.TrimRight(string(b), "\r\x1a")))
 	}
 	if _, err := e.rw.Write(b); err != nil {
 		e.fail()
@@ -495,12 +506,21 @@ func (e *engine) timedOut(ctx context.Context, p *pending, cmd string) error {
 	return fmt.Errorf("%w: %s: %w", ErrTimeout, redactCmd(cmd), context.Cause(ctx))
 }
 
-// redactCmd keeps APDUs out of logs and errors: +CSIM can carry keys.
+// redactCmd keeps APDUs out of logs and errors: +CSIM can carry keys
+// (STORE DATA, secured packets).
 func redactCmd(cmd string) string {
 	if strings.HasPrefix(strings.ToUpper(cmd), "AT+CSIM") {
 		return "AT+CSIM=[redacted]"
 	}
 	return cmd
+}
+
+// redactLine does the same for received lines.
+func redactLine(line string) string {
+	if strings.HasPrefix(line, "+CSIM:") {
+		return "+CSIM: [redacted]"
+	}
+	return line
 }
 
 // cmdLock serialises commands. Waiters with prio are served first, so a

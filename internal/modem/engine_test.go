@@ -41,18 +41,39 @@ func TestScanLines(t *testing.T) {
 }
 
 func TestScanLinesLongGarbage(t *testing.T) {
-	in := strings.Repeat("x", 3*maxLine) + "\r\nOK\r\n"
+	in := "A\r\n" + strings.Repeat("x", 3*maxLine) + "\r\nOK\r\n"
 	sc := bufio.NewScanner(strings.NewReader(in))
 	sc.Buffer(nil, 64*1024)
-	sc.Split(scanLines)
-	var last string
-	n := 0
+	var s lineSplitter
+	sc.Split(s.split)
+	var got []string
 	for sc.Scan() {
-		last = sc.Text()
-		n++
+		got = append(got, sc.Text())
 	}
-	if sc.Err() != nil || last != "OK" || n < 2 {
-		t.Fatalf("err %v, %d tokens, last %q", sc.Err(), n, last)
+	if sc.Err() != nil || !slices.Equal(got, []string{"A", garbageToken, "OK"}) {
+		t.Fatalf("err %v, tokens %q", sc.Err(), got)
+	}
+}
+
+// TestScanLinesOverlongAcrossReads: the end of an overlong line and the
+// next lines arrive in one read after the start in another; those lines
+// are split without waiting for more input.
+func TestScanLinesOverlongAcrossReads(t *testing.T) {
+	var s lineSplitter
+	first := []byte(strings.Repeat("x", maxLine+10))
+	if a, tok, _ := s.split(first, false); a != len(first) || string(tok) != garbageToken {
+		t.Fatalf("first read: %d %q", a, tok)
+	}
+	second := []byte("xxxx\r\nOK\r\n")
+	a, tok, _ := s.split(second, false)
+	if string(tok) != "OK" || a != len("xxxx\r\nOK\r") {
+		t.Fatalf("second read: %d %q", a, tok)
+	}
+}
+
+func TestPrintable(t *testing.T) {
+	if !printable(`+CMTI: "SM",1`) || printable("\x00\xff") || printable(garbageToken) {
+		t.Fatal("printable")
 	}
 }
 

@@ -134,3 +134,28 @@ func TestURCStorm(t *testing.T) {
 	r.waitStoredEmpty()
 	r.noDuplicates()
 }
+
+// TestGarbageOnTheLine: binary junk, an overlong line, lone prompts and
+// unknown vendor lines neither end the session nor leak into answers,
+// even when they arrive during a command. (A stray bare "OK" during a
+// command cannot be told from the answer by any engine; the one that
+// happens, a late answer after a timeout, is defect 2.)
+func TestGarbageOnTheLine(t *testing.T) {
+	r := newRig(t, rigOpt{delivery: modem.DeliveryStored})
+	junk := append([]byte("\r\n\x00\xff\xfe>\r\n> \r\n\x1b[0m\r\n"), []byte(strings.Repeat("Z", 10000)+"\r\n")...)
+	r.emu.InjectRaw(junk)
+	r.emu.Inject("+GARBAGE: 1", "^NOISE")
+	r.emu.InjectMidResponse(string(junk), "+XYZ: 0")
+	for _, c := range []struct{ cmd, want string }{{"AT+CGMI", emu.Manufacturer}, {"AT+CGMM", emu.ModelName}} {
+		lines, err := r.m.AT(r.ctx, c.cmd)
+		r.must(err)
+		if len(lines) != 1 || lines[0] != c.want {
+			t.Fatalf("%s answered %q", c.cmd, lines)
+		}
+	}
+	r.must(r.emu.Deliver(r.ctx, deliverPDU(1)))
+	r.waitSMS(1)
+	if !r.m.Health().Up {
+		t.Fatal("garbage took the link down")
+	}
+}

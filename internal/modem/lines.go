@@ -14,10 +14,31 @@ const maxLine = 4096
 // +CMGS/+CNMA (TS 27.005 §3.5.1), which has no line terminator.
 const promptToken = "> "
 
-// scanLines is a bufio.SplitFunc for the AT dialogue: lines end in CR, LF
-// or both; empty lines are skipped; "> " at the start of a line is a token
-// of its own even though no terminator follows it.
-func scanLines(data []byte, atEOF bool) (advance int, token []byte, err error) {
+// garbageToken replaces bytes that cannot be part of an AT dialogue: the
+// rest of an overlong line. Modems answer in printable ASCII.
+const garbageToken = "\x00"
+
+// lineSplitter is a bufio.SplitFunc for the AT dialogue: lines end in CR,
+// LF or both; empty lines are skipped; "> " at the start of a line is a
+// token of its own even though no terminator follows it. A line longer
+// than maxLine is garbage: one garbageToken, then everything up to the
+// next terminator is discarded. Owned by the reader goroutine.
+type lineSplitter struct {
+	discarding bool // inside an overlong line
+}
+
+func (s *lineSplitter) split(data []byte, atEOF bool) (advance int, token []byte, err error) {
+	if s.discarding {
+		j := bytes.IndexAny(data, "\r\n")
+		if j < 0 {
+			return len(data), nil, nil
+		}
+		s.discarding = false
+		// bufio.Scanner reads more before calling again after a nil
+		// token, so the lines already buffered are split now.
+		a, tok, err := s.split(data[j+1:], atEOF)
+		return j + 1 + a, tok, err
+	}
 	i := 0
 	for i < len(data) && (data[i] == '\r' || data[i] == '\n') {
 		i++
@@ -33,12 +54,37 @@ func scanLines(data []byte, atEOF bool) (advance int, token []byte, err error) {
 		return i, nil, nil // maybe the start of a prompt
 	}
 	if j := bytes.IndexAny(rest, "\r\n"); j >= 0 {
+		if j > maxLine {
+			return i + j + 1, []byte(garbageToken), nil
+		}
 		return i + j + 1, rest[:j], nil
 	}
-	if atEOF || len(rest) >= maxLine {
+	if len(rest) > maxLine {
+		s.discarding = true
+		return len(data), []byte(garbageToken), nil
+	}
+	if atEOF {
 		return len(data), rest, nil
 	}
 	return i, nil, nil
+}
+
+// scanLines is a fresh lineSplitter's split function.
+func scanLines(data []byte, atEOF bool) (int, []byte, error) {
+	var s lineSplitter
+	return s.split(data, atEOF)
+}
+
+// printable reports whether line can be a modem's line: printable ASCII
+// (and tab). Line noise, a baud-rate mismatch or a half-written binary
+// burst fails this and is dropped before classification.
+func printable(line string) bool {
+	for i := 0; i < len(line); i++ {
+		if c := line[i]; (c < 0x20 && c != '\t') || c > 0x7E {
+			return false
+		}
+	}
+	return true
 }
 
 // finalKind classifies final result codes (TS 27.007 §5.7.1, §9.2;

@@ -78,6 +78,10 @@ func (d *dispatcher) handle(ctx context.Context, u URC) error {
 	case u.Line == echoURC || hasAnyPrefix(u.Line, rebootURCs):
 		d.m.log.Warn("modem restarted", "indication", strings.TrimPrefix(u.Line, "\x00"))
 		return errReboot
+	case d.delivery == DeliveryNone:
+		// Someone else owns SMS reception: leave every SMS where it is.
+		d.m.log.Debug("unsolicited result ignored (SMS delivery none)", "line", u.Line)
+		return nil
 	case strings.HasPrefix(u.Line, "+CMT:"):
 		return d.direct(ctx, u)
 	case strings.HasPrefix(u.Line, "+CDS:"):
@@ -209,6 +213,12 @@ func (d *dispatcher) stored(ctx context.Context, u URC, report bool) error {
 func (d *dispatcher) handOff(ctx context.Context, msg stored) error {
 	if msg.stat > 1 {
 		return nil // stored MO message (unsent/sent): not ours
+	}
+	// A received message is an SMS-DELIVER or, on modems that store them
+	// beside SMS, an SMS-STATUS-REPORT (TS 23.040 §9.2.3.1 TP-MTI).
+	if t, err := atpdu.TypeOf(msg.sms.TPDU); err == nil && t == atpdu.TypeStatusReport {
+		d.report(msg.sms.TPDU, msg.sms.Received)
+		return d.delete(ctx, msg.sms.Index)
 	}
 	if err := d.m.cfg.HandleSMS(ctx, msg.sms); err != nil {
 		d.m.log.Warn("SMS handler failed, SMS kept in storage", "index", msg.sms.Index, "err", err)
