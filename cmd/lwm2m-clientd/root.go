@@ -32,6 +32,8 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newConfigCmd(),
 		newSMSCmd(),
 		newSecuredPacketCmd(),
+		newModemCmd(),
+		newEmulatorCmd(),
 	)
 	wrapArgs(root)
 	return root
