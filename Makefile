@@ -7,10 +7,10 @@ VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 GOBUILD  := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 # Tools `make test` needs beyond Go, as COMMAND:DEBIAN_PACKAGE.
-TEST_TOOLS := gcc:gcc
+TEST_TOOLS := gcc:gcc gnutls-serv:gnutls-bin
 FUZZTIME ?= 30s
 
-.PHONY: all build cross test tools fmt-check vet fuzz clean
+.PHONY: all build cross test tools fmt-check tidy-check vet fuzz clean
 
 all: build
 
@@ -33,11 +33,14 @@ fmt-check:
 	@out=$$(gofmt -l .); \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 
+tidy-check:
+	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod/go.sum are not tidy: run go mod tidy"; $(GO) mod tidy -diff; exit 1; }
+
 vet:
 	$(GO) vet ./...
 
-## test: formatting, vet, and every test with the race detector
-test: tools fmt-check vet
+## test: formatting, tidy go.mod, vet, and every test with the race detector
+test: tools fmt-check tidy-check vet
 	CGO_ENABLED=1 $(GO) test -race -timeout 10m ./...
 
 ## fuzz: run each fuzz target for FUZZTIME (default 30s)

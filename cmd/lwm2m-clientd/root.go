@@ -30,6 +30,10 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(
 		newVersionCmd(),
 		newConfigCmd(),
+		newSMSCmd(),
+		newSecuredPacketCmd(),
+		newModemCmd(),
+		newEmulatorCmd(),
 	)
 	wrapArgs(root)
 	return root

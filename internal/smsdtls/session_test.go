@@ -1,0 +1,478 @@
+package smsdtls
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/pion/dtls/v3/pkg/protocol"
+	"github.com/pion/dtls/v3/pkg/protocol/handshake"
+	"github.com/pion/dtls/v3/pkg/protocol/recordlayer"
+)
+
+// TestRestartCostsNoHandshake: a daemon restart restores the stored session:
+// application data flows both ways with zero handshake SMS, and no record
+// sequence number is ever sent twice (issue 8).
+func TestRestartCostsNoHandshake(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+		defer cancel()
+		w := newWorld(t, true, testConfig())
+		defer w.close()
+		if err := w.handshake(ctx); err != nil {
+			t.Fatal(err)
+		}
+		w.pingPong(ctx, "first process")
+		hs := handshakeSMS(w.net.messages())
+		if hs != 6 {
+			t.Fatalf("handshake SMS = %d", hs)
+		}
+
+		for restart := 1; restart <= 3; restart++ {
+			before := len(w.net.messages())
+			w.restartClient(testConfig())
+			if n := len(w.net.messages()) - before; n != 0 {
+				t.Fatalf("restart %d: closing the old session sent %d SMS (close_notify?)", restart, n)
+			}
+			if restart == 2 {
+				// The server speaks first: the SMS itself restores the session.
+				if _, err := w.srv.conn.Write([]byte("trigger")); err != nil {
+					t.Fatal(err)
+				}
+				b := make([]byte, MaxPlaintext)
+				k, err := w.sess.Read(ctx, b)
+				if err != nil || string(b[:k]) != "trigger" {
+					t.Fatalf("read after restart: %q %v", b[:k], err)
+				}
+			}
+			w.pingPong(ctx, "restart")
+			msgs := w.net.messages()
+			if got := handshakeSMS(msgs); got != hs {
+				t.Errorf("restart %d cost %d handshake SMS", restart, got-hs)
+			}
+			if st := w.sess.Stats(); st.Restores != 1 || st.Handshakes != 0 {
+				t.Errorf("restart %d: stats %+v", restart, st)
+			}
+		}
+		checkUniqueSeqs(t, w.net.messages())
+		for _, k := range clientRecords(t, w.net.messages()) {
+			t.Logf("client record epoch %d seq %d", k[0], k[1])
+		}
+	})
+}
+
+// TestRestoreSameSnapshotTwiceRefused: a snapshot restored once is never
+// restored again, even if the store hands it back (a rolled-back file); a
+// full handshake runs instead.
+func TestRestoreSameSnapshotTwiceRefused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+		defer cancel()
+		w := newWorld(t, false, testConfig())
+		defer w.close()
+		if err := w.handshake(ctx); err != nil {
+			t.Fatal(err)
+		}
+		old, _ := w.store.Load(serverNumber)
+
+		w.reopen(testConfig())
+		if err := w.sess.Open(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if st := w.sess.Stats(); st.Restores != 1 {
+			t.Fatalf("first restore: %+v", st)
+		}
+		w.pingPong(ctx, "restored")
+		if now, _ := w.store.Load(serverNumber); string(now) == string(old) {
+			t.Fatal("restoring did not replace the stored snapshot")
+		}
+
+		// The store rolls back to the snapshot already restored.
+		w.store.put(serverNumber, old)
+		w.reopen(testConfig())
+		w.srv.close()
+		w.srv = newServer(t, w.net, false) // the server takes the new handshake
+		if err := w.handshake(ctx); err != nil {
+			t.Fatal(err)
+		}
+		st := w.sess.Stats()
+		if st.Restores != 0 || st.SnapshotsRefused != 1 || st.Handshakes != 1 {
+			t.Errorf("second restore of the same snapshot: %+v", st)
+		}
+		if !strings.Contains(w.logBuf.String(), ErrSnapshotReused.Error()) {
+			t.Error("refusal not logged")
+		}
+		w.pingPong(ctx, "after refusal")
+		checkUniqueSeqsPerKey(t, w)
+	})
+}
+
+// checkUniqueSeqsPerKey: after a new handshake sequence numbers restart under
+// new keys; within each association none repeats.
+func checkUniqueSeqsPerKey(t *testing.T, w *world) {
+	t.Helper()
+	var cur []sms
+	for _, m := range w.net.messages() {
+		recs, _ := splitRecords(m.ud)
+		if m.toServer && len(recs) > 0 && recs[0].hasHandshake && recs[0].hsSeq == 0 && recs[0].seq == 0 {
+			checkUniqueSeqs(t, cur) // a new first ClientHello: new association
+			cur = nil
+		}
+		cur = append(cur, m)
+	}
+	checkUniqueSeqs(t, cur)
+}
+
+// TestSequenceReservation: records beyond the stored reservation wait for a
+// new snapshot; if the store fails the record is not sent; a restart
+// continues above everything reserved.
+func TestSequenceReservation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+		defer cancel()
+		cfg := testConfig()
+		cfg.SequenceReservation = 3
+		w := newWorld(t, false, cfg)
+		defer w.close()
+		if err := w.handshake(ctx); err != nil {
+			t.Fatal(err)
+		}
+		saves := w.store.saves // delete of the old + first snapshot
+		for i := range 8 {
+			if err := w.sess.Write(ctx, []byte{byte(i)}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.srv.read(t, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Finished used seq 0; the first snapshot reserves 1..3; record 4
+		// reserves 4..7 and record 8 reserves 8..11.
+		recs := clientRecords(t, w.net.messages())
+		last := recs[len(recs)-1][1]
+		snap, err := unmarshalSnapshot(mustLoad(t, w.store))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if snap.next <= last {
+			t.Errorf("stored reservation %d does not cover the last sequence number sent %d", snap.next, last)
+		}
+		if w.store.saves-saves != 4 || snap.next != 12 { // two reservations, each saved twice
+			t.Errorf("%d reservations saved for 8 records with blocks of 3, next %d", w.store.saves-saves, snap.next)
+		}
+		t.Logf("last seq %d, stored next %d, %d store writes for 8 records", last, snap.next, w.store.saves-saves)
+
+		// The store fails: the record that needs a new reservation is not sent.
+		w.store.mu.Lock()
+		w.store.fail = errors.New("disk full")
+		w.store.mu.Unlock()
+		sent := len(w.net.messages())
+		var werr error
+		for i := 0; i < 4 && werr == nil; i++ {
+			werr = w.sess.Write(ctx, []byte("x"))
+			if werr == nil {
+				if _, err := w.srv.read(t, time.Minute); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if werr == nil {
+			t.Fatal("records beyond the reservation were sent without a saved snapshot")
+		}
+		for _, k := range clientRecords(t, w.net.messages()[sent:]) {
+			if k[1] >= snap.next {
+				t.Errorf("seq %d sent beyond the stored reservation %d", k[1], snap.next)
+			}
+		}
+		w.store.mu.Lock()
+		w.store.fail = nil
+		w.store.mu.Unlock()
+
+		w.restartClient(cfg)
+		w.pingPong(ctx, "after restart")
+		after := clientRecords(t, w.net.messages())
+		if first := after[len(after)-1][1]; first < snap.next {
+			t.Errorf("restart resumed at seq %d below the reservation %d", first, snap.next)
+		}
+		checkUniqueSeqs(t, w.net.messages())
+	})
+}
+
+func mustLoad(t *testing.T, s *memStore) []byte {
+	t.Helper()
+	b, err := s.Load(serverNumber)
+	if err != nil || len(b) == 0 {
+		t.Fatalf("no snapshot stored: %v", err)
+	}
+	return b
+}
+
+// TestTamperedRecordDropped: a record the session cannot authenticate is
+// dropped without any reply; it starts at most one new handshake per
+// RehandshakeInterval.
+func TestTamperedRecordDropped(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+		defer cancel()
+		w := newWorld(t, true, testConfig())
+		defer w.close()
+		if err := w.handshake(ctx); err != nil {
+			t.Fatal(err)
+		}
+		tamperNext := func() {
+			w.net.mu.Lock()
+			w.net.tamper = func(toServer bool, ud []byte) []byte {
+				if !toServer {
+					ud[len(ud)-1] ^= 0x01 // flip a bit of the CCM tag
+					w.net.tamper = nil
+				}
+				return ud
+			}
+			w.net.mu.Unlock()
+		}
+
+		// 1. Within the interval: dropped silently, nothing sent, session kept.
+		tamperNext()
+		before := len(w.net.messages())
+		if _, err := w.srv.conn.Write([]byte("tampered")); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if n := len(w.net.messages()) - before; n != 1 { // only the server's SMS
+			t.Errorf("tampered record caused %d SMS", n-1)
+		}
+		st := w.sess.Stats()
+		if st.Unauthenticated != 1 || st.RehandshakesSuppressed != 1 || st.Handshakes != 1 {
+			t.Errorf("after tampered record: %+v", st)
+		}
+		// A plaintext application record (epoch 0) would make pion send a
+		// fatal alert; it must be dropped before pion sees it.
+		plain, _ := (&recordlayer.RecordLayer{
+			Header:  recordlayer.Header{Version: protocol.Version1_2},
+			Content: &protocol.ApplicationData{Data: []byte("spoof")},
+		}).Marshal()
+		w.sess.Deliver(plain)
+		w.sess.Deliver([]byte{0xff, 0x00})
+		synctest.Wait()
+		if n := len(w.net.messages()) - before; n != 1 {
+			t.Errorf("spoofed records caused %d SMS", n-1)
+		}
+		w.pingPong(ctx, "still up")
+
+		// 2. After the interval: one new handshake.
+		time.Sleep(DefaultRehandshakeInterval) // fake time
+		w.srv.close()
+		w.srv = newServer(t, w.net, true)
+		srvDone := w.serverHandshake(ctx)
+		// Forge an unauthentic epoch-1 record as if from the server.
+		forged := make([]byte, 13+8+5+8)
+		copy(forged, []byte{23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 9, 0, byte(len(forged) - 13)})
+		w.sess.Deliver(forged)
+		if err := <-srvDone; err != nil {
+			t.Fatalf("re-handshake: %v", err)
+		}
+		w.pingPong(ctx, "after re-handshake")
+		if st := w.sess.Stats(); st.Handshakes != 2 {
+			t.Errorf("Handshakes = %d, want 2", st.Handshakes)
+		}
+
+		// 3. Again right away: suppressed.
+		w.sess.Deliver(forged)
+		w.sess.Deliver(forged)
+		synctest.Wait()
+		if st := w.sess.Stats(); st.Handshakes != 2 || st.RehandshakesSuppressed != 3 {
+			t.Errorf("second trigger within the interval: %+v", st)
+		}
+		w.pingPong(ctx, "kept")
+	})
+}
+
+// TestServerClosesSession: after the server's close_notify the client
+// reports ErrPeerClosed to a reader, forgets the snapshot, and the next Write
+// runs a new handshake instead of failing forever (also with nobody reading).
+func TestServerClosesSession(t *testing.T) {
+	for _, reading := range []bool{true, false} {
+		t.Run(fmt.Sprint("reading_", reading), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+				defer cancel()
+				w := newWorld(t, false, testConfig())
+				defer w.close()
+				if err := w.handshake(ctx); err != nil {
+					t.Fatal(err)
+				}
+				readErr := make(chan error, 1)
+				if reading {
+					go func() {
+						_, err := w.sess.Read(ctx, make([]byte, MaxPlaintext))
+						readErr <- err
+					}()
+					synctest.Wait()
+				}
+				_ = w.srv.conn.Close() // sends close_notify
+				synctest.Wait()
+				if reading {
+					if err := <-readErr; !errors.Is(err, ErrPeerClosed) {
+						t.Fatalf("Read after close_notify: %v", err)
+					}
+					if b, _ := w.store.Load(serverNumber); b != nil {
+						t.Error("snapshot of the closed session kept")
+					}
+				}
+				w.srv.close()
+				w.srv = newServer(t, w.net, false)
+				srv := w.serverHandshake(ctx)
+				if err := w.sess.Write(ctx, []byte("again")); err != nil {
+					t.Fatal(err)
+				}
+				if err := <-srv; err != nil {
+					t.Fatal(err)
+				}
+				if got, err := w.srv.read(t, time.Minute); err != nil || string(got) != "again" {
+					t.Fatalf("server read %q, %v", got, err)
+				}
+				if st := w.sess.Stats(); st.Handshakes != 2 {
+					t.Errorf("Handshakes = %d, want 2", st.Handshakes)
+				}
+			})
+		})
+	}
+}
+
+// TestHelloRequestStartsHandshake: a plaintext HelloRequest (the only way a
+// DTLS server can ask for a new handshake, RFC 5246 §7.4.1.1) is not passed
+// to pion; once the interval since the last handshake has passed it starts
+// one new handshake.
+func TestHelloRequestStartsHandshake(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+		defer cancel()
+		w := newWorld(t, false, testConfig())
+		defer w.close()
+		if err := w.handshake(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// RFC 6347 §4.1 record header + §4.2.2 handshake header, type 0
+		// hello_request, empty body (pion has no HelloRequest message type).
+		hr := []byte{22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 9, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+		if recs, err := splitRecords(hr); err != nil || !recs[0].hasHandshake || recs[0].hsType != handshake.TypeHelloRequest {
+			t.Fatalf("HelloRequest vector: %v", err)
+		}
+		before := len(w.net.messages())
+		w.sess.Deliver(hr)
+		synctest.Wait()
+		if st := w.sess.Stats(); st.Handshakes != 1 || st.RehandshakesSuppressed != 1 || len(w.net.messages()) != before {
+			t.Fatalf("HelloRequest within the interval: %+v", st)
+		}
+		time.Sleep(DefaultRehandshakeInterval) // fake time
+		w.srv.close()
+		w.srv = newServer(t, w.net, false)
+		srv := w.serverHandshake(ctx)
+		w.sess.Deliver(hr)
+		if err := <-srv; err != nil {
+			t.Fatal(err)
+		}
+		w.pingPong(ctx, "renewed")
+		if st := w.sess.Stats(); st.Handshakes != 2 {
+			t.Errorf("Handshakes = %d, want 2", st.Handshakes)
+		}
+	})
+}
+
+// TestReplayAfterRestart: a server record recorded off the air and sent
+// again after a daemon restart is refused by the restored session.
+func TestReplayAfterRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+		defer cancel()
+		w := newWorld(t, false, testConfig())
+		defer w.close()
+		if err := w.handshake(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.srv.conn.Write([]byte("execute /1/0/8")); err != nil {
+			t.Fatal(err)
+		}
+		b := make([]byte, MaxPlaintext)
+		if k, err := w.sess.Read(ctx, b); err != nil || string(b[:k]) != "execute /1/0/8" {
+			t.Fatalf("read %q %v", b[:k], err)
+		}
+		msgs := w.net.messages()
+		recorded := msgs[len(msgs)-1].ud
+
+		w.restartClient(testConfig())
+		w.sess.Deliver(recorded) // the replay restores the session and is refused
+		rctx, rcancel := context.WithTimeout(ctx, time.Minute)
+		defer rcancel()
+		if k, err := w.sess.Read(rctx, b); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("replayed record read after restart: %q, %v", b[:k], err)
+		}
+		if st := w.sess.Stats(); st.Restores != 1 {
+			t.Fatalf("stats %+v", st)
+		}
+		w.pingPong(ctx, "fresh records still pass")
+	})
+}
+
+// TestStoreFallbackToPreviousCopy: a store that returns the previous copy
+// when the latest is damaged (as internal/store does) never makes a restore
+// reuse a sequence number: reservations are saved twice.
+func TestStoreFallbackToPreviousCopy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+		defer cancel()
+		cfg := testConfig()
+		cfg.SequenceReservation = 3
+		w := newWorld(t, false, cfg)
+		defer w.close()
+		fs := newFallbackStore()
+		w.store = &fs.memStore // for mustLoad; the client uses fs
+		restart := func() {
+			_ = w.sess.Close()
+			c, err := New(deviceSender{w.net}, fs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := c.Session(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.client, w.sess = c, s
+			w.net.mu.Lock()
+			w.net.device = s.Deliver
+			w.net.mu.Unlock()
+		}
+		restart()
+		if err := w.handshake(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for round := range 4 {
+			// Client records only, so the last saves are reservations (a
+			// server record saves its replay cutoff, keeping the reservation).
+			for range 7 { // crosses reservations of 3 twice
+				if err := w.sess.Write(ctx, []byte("up")); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := w.srv.read(t, time.Minute); err != nil {
+					t.Fatal(err)
+				}
+			}
+			fs.mu.Lock()
+			fs.damaged = true
+			fs.mu.Unlock()
+			restart()
+			if err := w.sess.Write(ctx, []byte("after fallback")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.srv.read(t, time.Minute); err != nil {
+				checkUniqueSeqs(t, w.net.messages()) // the server drops a reused number as a replay
+				t.Fatalf("round %d: server read after fallback: %v", round, err)
+			}
+		}
+		checkUniqueSeqs(t, w.net.messages())
+	})
+}
