@@ -341,6 +341,9 @@ func (r *registration) registering(ctx context.Context) regState {
 	r.params = params
 	r.registeredOK()
 	r.obs.reset()
+	if f, ok := r.e.objs.(interface{ ForgetAttributes(uint16) }); ok {
+		f.ForgetAttributes(r.ssid) // attributes belong to one registration
+	}
 	r.obs.setOnline(r.conn, r.acc)
 	r.e.log.Info("registered", "server_id", r.acc.ShortID, "uri", r.acc.URI, "location", r.location,
 		"lifetime", params.lifetime, "binding", params.binding, "duration", r.e.clock.Now().Sub(start).Round(time.Millisecond))
