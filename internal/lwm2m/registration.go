@@ -288,6 +288,29 @@ func (r *registration) closeConn() {
 	}
 }
 
+// exchangeContext bounds a Register or Update. A shutdown during the
+// exchange gives it DeregisterTimeout more, so that the client learns its
+// location and can De-register instead of leaving a registration behind.
+func (r *registration) exchangeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.e.cfg.RequestTimeout)
+	var t *time.Timer
+	var mu sync.Mutex
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		t = time.AfterFunc(r.e.cfg.DeregisterTimeout, cancel)
+		mu.Unlock()
+	})
+	return rctx, func() {
+		stop()
+		mu.Lock()
+		if t != nil {
+			t.Stop()
+		}
+		mu.Unlock()
+		cancel()
+	}
+}
+
 func (r *registration) exchange(ctx context.Context, req *pool.Message) (*pool.Message, error) {
 	r.obs.sendMu.Lock()
 	resp, err := r.conn.Do(req)
@@ -307,7 +330,7 @@ func (r *registration) registering(ctx context.Context) regState {
 	if err != nil {
 		return r.fail(stateRegistering, "registration payload: %w", err)
 	}
-	rctx, cancel := context.WithTimeout(ctx, r.e.cfg.RequestTimeout)
+	rctx, cancel := r.exchangeContext(ctx)
 	defer cancel()
 	// Register: POST /rd?ep=&lt=&lwm2m=1.0&b=[&sms=], CoRE link payload
 	// (LwM2M-TS 1.0 §5.3.1, §8.2 Table 2).
@@ -324,7 +347,7 @@ func (r *registration) registering(ctx context.Context) regState {
 	resp, err := r.exchange(rctx, req)
 	r.conn.ReleaseMessage(req)
 	if err != nil && ctx.Err() != nil {
-		return stateDeregistering
+		return stateDeregistering // nothing to De-register: no location
 	}
 	if err != nil {
 		return r.fail(stateConnecting, "register with %s: %w", r.acc.URI, err)
@@ -443,7 +466,7 @@ func (r *registration) updating(ctx context.Context) regState {
 	if !bytes.Equal(params.links, r.params.links) {
 		body = bytes.NewReader(params.links)
 	}
-	rctx, cancel := context.WithTimeout(ctx, r.e.cfg.RequestTimeout)
+	rctx, cancel := r.exchangeContext(ctx)
 	defer cancel()
 	var req *pool.Message
 	if body != nil {
