@@ -75,6 +75,37 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.timers = keep
 }
 
+// waitTimer blocks until a timer due exactly d from now is pending, so
+// that an Advance cannot race the goroutine arming it.
+func (c *fakeClock) waitTimer(t *testing.T, ctx context.Context, d time.Duration) {
+	t.Helper()
+	eventually(t, ctx, "timer armed for "+d.String(), func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, tm := range c.timers {
+			if !tm.done && tm.at.Equal(c.now.Add(d)) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// waitPending blocks until at least one timer is pending.
+func (c *fakeClock) waitPending(t *testing.T, ctx context.Context) {
+	t.Helper()
+	eventually(t, ctx, "a timer armed", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, tm := range c.timers {
+			if !tm.done {
+				return true
+			}
+		}
+		return false
+	})
+}
+
 // testLogger logs to the test output only with -v and LWM2M_TEST_LOG=1.
 func testLogger(t testing.TB) *slog.Logger {
 	t.Helper()

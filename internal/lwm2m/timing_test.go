@@ -25,6 +25,7 @@ func TestUpdateFollowsLifetime(t *testing.T) {
 		st := r.eng.State()
 		return len(st) == 1 && st[0].Registered && st[0].NextUpdate.Equal(t0.Add(207*time.Second))
 	})
+	clk.waitTimer(t, ctx, 207*time.Second)
 	clk.Advance(206 * time.Second)
 	select {
 	case ev := <-r.events:
@@ -50,6 +51,7 @@ func TestUpdateFollowsLifetime(t *testing.T) {
 	eventually(t, ctx, "next update from the new lifetime", func() bool {
 		return r.eng.State()[0].NextUpdate.Equal(t1.Add(60 * time.Second))
 	})
+	clk.waitTimer(t, ctx, 60*time.Second)
 	clk.Advance(60 * time.Second)
 	up = waitEvent(t, ctx, r.events, kind(server.Updated))
 	if len(up.Query) != 0 {
@@ -71,6 +73,7 @@ func TestQueueModeSleepsAndWakes(t *testing.T) {
 	}
 	state := func() string { return r.eng.State()[0].State }
 	eventually(t, ctx, "registered", func() bool { return state() == "registered" })
+	clk.waitTimer(t, ctx, 93*time.Second)
 	clk.Advance(94 * time.Second)
 	eventually(t, ctx, "asleep after the awake time", func() bool { return state() == "sleeping" })
 	if !r.eng.Trigger(101) {
@@ -86,9 +89,11 @@ func TestQueueModeSleepsAndWakes(t *testing.T) {
 		t.Fatalf("read after wake-up: %+v %v", resp, err)
 	}
 	eventually(t, ctx, "registered", func() bool { return state() == "registered" })
+	clk.waitTimer(t, ctx, 93*time.Second)
 	clk.Advance(94 * time.Second)
 	eventually(t, ctx, "asleep again", func() bool { return state() == "sleeping" })
-	// 600 s lifetime: Update at +540 s wakes it too.
+	// 600 s lifetime: the Update time wakes it too.
+	clk.waitTimer(t, ctx, r.eng.State()[0].NextUpdate.Sub(clk.Now()))
 	clk.Advance(600 * time.Second)
 	up = waitEvent(t, ctx, r.events, func(ev server.Event) bool { return ev.Kind == server.Updated || ev.Kind == server.Registered })
 	if up.Kind != server.Updated {
@@ -121,6 +126,7 @@ func TestBackoffSchedule(t *testing.T) {
 			st := eng.State()
 			return len(st) == 1 && st[0].State == "backoff" && st[0].Failures == i+1
 		})
+		clk.waitPending(t, tctx)
 		clk.Advance(want*time.Second - time.Millisecond)
 		if st := eng.State()[0]; st.Failures != i+1 || st.State != "backoff" {
 			t.Fatalf("retry %d left backoff before %v", i+1, want*time.Second)
