@@ -448,7 +448,12 @@ func (e *engine) run(ctx context.Context, cmd string, o cmdOpts) ([]string, erro
 	select {
 	case <-p.done:
 	case <-ctx.Done():
-		return nil, e.timedOut(ctx, p, cmd)
+		err := e.timedOut(ctx, p, cmd)
+		if pduSent {
+			// The PDU is out: the SMS may have left.
+			err = fmt.Errorf("%w: %w", ErrSendUncertain, err)
+		}
+		return nil, err
 	}
 	e.mu.Lock()
 	lines, kind, code := p.lines, p.kind, p.code
