@@ -7,7 +7,7 @@ VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 GOBUILD  := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 # Tools `make test` needs beyond Go, as COMMAND:DEBIAN_PACKAGE.
-TEST_TOOLS := gcc:gcc
+TEST_TOOLS := gcc:gcc gnutls-serv:gnutls-bin
 FUZZTIME ?= 30s
 
 .PHONY: all build cross test tools fmt-check tidy-check vet fuzz clean

@@ -31,6 +31,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newVersionCmd(),
 		newConfigCmd(),
 		newSMSCmd(),
+		newSecuredPacketCmd(),
 		newModemCmd(),
 		newEmulatorCmd(),
 	)

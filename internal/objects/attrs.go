@@ -164,3 +164,88 @@ func (a Attributes) valid() error {
 	}
 	return nil
 }
+
+// WriteAttributes performs Write-Attributes (LwM2M-TS 1.0 §5.4.4) with the
+// request's Uri-Query values ("pmin=10", "gt=20", "lt" clears lt).
+// Attributes are kept per server and per level, in memory (a server sets
+// them again after it registers anew). gt, lt and st apply to numeric
+// single resources only.
+//
+// Codes: 2.04; 4.00 (unknown or invalid attribute), 4.01, 4.04, 4.05.
+func (t *Tree) WriteAttributes(c Caller, p Path, query []string) Code {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if c.Kind != CallerServer || p.IsRoot() || p.IsResourceInstance() {
+		return MethodNotAllowed
+	}
+	def, code := t.visibleLocked(c, p)
+	if code != 0 {
+		return code
+	}
+	if p.Len() >= 2 && !t.allowedLocked(c, p.Object(), p.Instance(), aclRead) {
+		return Unauthorized
+	}
+	u, err := parseAttrQuery(query)
+	if err != nil {
+		return BadRequest
+	}
+	if u.set.Has&(AttrGT|AttrLT|AttrST) != 0 {
+		if !p.IsResource() {
+			return BadRequest
+		}
+		rd, ok := def.Resource(p.Resource())
+		if !ok || rd.Multiple || !(rd.Type == TypeInteger || rd.Type == TypeFloat || rd.Type == TypeTime) {
+			return BadRequest
+		}
+	}
+	if p.IsResource() && !t.existsLocked(p) {
+		return NotFound
+	}
+	next := u.apply(t.attrsLocked(c.ShortServerID, p))
+	if err := next.valid(); err != nil {
+		return BadRequest
+	}
+	if t.attrs[c.ShortServerID] == nil {
+		t.attrs[c.ShortServerID] = map[Path]Attributes{}
+	}
+	if next.Has == 0 {
+		delete(t.attrs[c.ShortServerID], p)
+	} else {
+		t.attrs[c.ShortServerID][p] = next
+	}
+	return Changed
+}
+
+// EffectiveAttributes returns the attributes that govern observations of p
+// by server ssid: resource over instance over object, with pmin and pmax
+// falling back to Server resources 2 and 3 of that server
+// (LwM2M-TS 1.0 §5.1.2; lwm2m.md §8.4).
+func (t *Tree) EffectiveAttributes(ssid uint16, p Path) Attributes {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var a Attributes
+	if srv, ok := t.serverInstanceLocked(ssid); ok {
+		if r, ok := srv.Resources[2]; ok {
+			a = a.Merge(Attributes{Pmin: r.Value.Int(), Has: AttrPmin})
+		}
+		if r, ok := srv.Resources[3]; ok {
+			a = a.Merge(Attributes{Pmax: r.Value.Int(), Has: AttrPmax})
+		}
+	}
+	levels := []Path{}
+	for q := p; q.Len() > 0; q = q.Parent() {
+		levels = append([]Path{q}, levels...)
+	}
+	for _, q := range levels {
+		a = a.Merge(t.attrsLocked(ssid, q))
+	}
+	return a
+}
+
+// ForgetAttributes drops every attribute of server ssid (the engine calls
+// it on a new registration, since attributes belong to one registration).
+func (t *Tree) ForgetAttributes(ssid uint16) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.attrs, ssid)
+}

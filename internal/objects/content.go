@@ -80,7 +80,10 @@ func tlvToInstances(def *ObjectDef, p Path, ts TLVs) (*decoded, error) {
 	d := &decoded{}
 	switch p.Len() {
 	case 1:
-		if len(ts) > 0 && ts[0].Kind == TLVObjectInstance {
+		if len(ts) == 0 {
+			return d, nil
+		}
+		if ts[0].Kind == TLVObjectInstance {
 			for _, e := range ts {
 				if e.Kind != TLVObjectInstance {
 					return nil, fmt.Errorf("%w: mixed object-instance and resource entries", errTLVShape)

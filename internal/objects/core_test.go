@@ -2,7 +2,9 @@ package objects
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/hex"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -73,7 +75,7 @@ func mustPath(tb testing.TB, s string) Path {
 
 func TestSecurityInvisibleToServers(t *testing.T) {
 	e := newTestTree(t, testFactory())
-	for _, ps := range []string{"/0", "/0/0", "/0/1", "/0/1/8", "/0/1/5", "/0/1/0"} {
+	for _, ps := range []string{"/0", "/0/0", "/0/0/8", "/0/1", "/0/1/8", "/0/0/5", "/0/1/5", "/0/1/0"} {
 		for _, f := range []ContentFormat{NoFormat, FormatTLV, FormatJSON, FormatText, FormatOpaque} {
 			if b, _, code := e.tree.Read(Server(101), mustPath(t, ps), f); code.Success() || len(b) > 0 {
 				t.Errorf("DM Read %s (%s) = %s, want refusal", ps, f, code)
@@ -101,8 +103,17 @@ func TestBootstrapWriteSecretNeverReadable(t *testing.T) {
 	e := newTestTree(t, testFactory())
 	key := bytes.Repeat([]byte{0x5A}, 48)
 	e.tree.BootstrapBegin()
-	if code := e.tree.Write(Bootstrap, mustPath(t, "/0/1/8"), WriteReplace, FormatOpaque, key); code != Changed {
-		t.Fatalf("bootstrap Write /0/1/8 = %s", code)
+	for _, p := range []string{"/0/0/8", "/0/1/8"} {
+		if code := e.tree.Write(Bootstrap, mustPath(t, p), WriteReplace, FormatOpaque, key); code != Changed {
+			t.Fatalf("bootstrap Write %s = %s", p, code)
+		}
+	}
+	// Also through TLV and JSON, as bootstrap servers send it.
+	if code := e.tree.Write(Bootstrap, mustPath(t, "/0/0"), WriteUpdate, FormatTLV, tlvBytes(t, TLVs{{Kind: TLVResource, ID: 8, Value: key}})); code != Changed {
+		t.Fatalf("bootstrap TLV write = %s", code)
+	}
+	if code := e.tree.Write(Bootstrap, mustPath(t, "/0/0/8"), WriteReplace, FormatJSON, []byte(`{"bn":"/0/0/","e":[{"n":"8","sv":"`+base64.StdEncoding.EncodeToString(key)+`"}]}`)); code != Changed {
+		t.Fatalf("bootstrap JSON write = %s", code)
 	}
 	if code := e.tree.BootstrapFinish(); code != Changed {
 		t.Fatalf("BootstrapFinish = %s", code)
@@ -112,7 +123,7 @@ func TestBootstrapWriteSecretNeverReadable(t *testing.T) {
 		t.Fatalf("key not stored: %+v", accts)
 	}
 	for _, c := range []Caller{Server(101), Bootstrap, Internal} {
-		for _, ps := range []string{"/0", "/0/1", "/0/1/8"} {
+		for _, ps := range []string{"/", "/0", "/0/0", "/0/0/8", "/0/1", "/0/1/8"} {
 			for _, f := range []ContentFormat{NoFormat, FormatTLV, FormatJSON, FormatText, FormatOpaque, FormatLegacyTLV} {
 				b, _, _ := e.tree.Read(c, mustPath(t, ps), f)
 				if bytes.Contains(b, key[:8]) || bytes.Contains(b, []byte("WlpaWlpa")) {
@@ -190,5 +201,33 @@ func TestWriteLifetimePersists(t *testing.T) {
 	}
 	if !tr2.Servers()[0].SMSSecretKey.Equal(testSMSKey) {
 		t.Errorf("secret not reloaded")
+	}
+}
+
+func TestSecretsNeverLogged(t *testing.T) {
+	var logs bytes.Buffer
+	tr, err := New(Config{Factory: testFactory(), Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := bytes.Repeat([]byte("K3y!"), 4)
+	tr.BootstrapBegin()
+	tr.Write(Bootstrap, mustPath(t, "/0/1/8"), WriteReplace, FormatOpaque, key)
+	tr.Write(Bootstrap, mustPath(t, "/0/1/8"), WriteReplace, FormatOpaque, append(key, key[:3]...)) // refused: length
+	tr.Write(Bootstrap, mustPath(t, "/0/1/5"), WriteReplace, FormatText, []byte(base64.StdEncoding.EncodeToString(key)+"!"))
+	tr.Write(Bootstrap, mustPath(t, "/0/1"), WriteUpdate, FormatJSON, []byte(`{"bn":"/0/1/","e":[{"n":"8","sv":"`+base64.StdEncoding.EncodeToString(key)+`x"}]}`))
+	tr.Delete(Bootstrap, mustPath(t, "/0/7"))
+	tr.BootstrapFinish()
+	for _, a := range tr.Servers() {
+		slog.New(slog.NewTextHandler(&logs, nil)).Info("account", "acct", a)
+	}
+	out := logs.String()
+	for _, leak := range []string{"K3y!", hex.EncodeToString(key[:4]), base64.StdEncoding.EncodeToString(key)[:8], "0123456789abcdef"} {
+		if strings.Contains(out, leak) {
+			t.Fatalf("secret %q in logs:\n%s", leak, out)
+		}
+	}
+	if !strings.Contains(out, "[redacted]") {
+		t.Errorf("account log shows no redaction:\n%s", out)
 	}
 }

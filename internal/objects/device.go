@@ -1,6 +1,7 @@
 package objects
 
 import (
+	"fmt"
 	"math"
 	"time"
 )
@@ -15,6 +16,9 @@ type DeviceInfo struct {
 	DeviceType      string // resource 17
 	HardwareVersion string // resource 18
 	SoftwareVersion string // resource 19
+	// Timezone is the IANA zone name reported in resource 15 until a
+	// server writes one ("" : absent).
+	Timezone string
 }
 
 // PowerSource is one instance of Device resources 6/7/8.
@@ -187,6 +191,17 @@ func (t *Tree) deviceLive(_, res uint16) (Resource, bool) {
 		return MultiResource(res, vals), true
 	case deviceTimeResourceID:
 		return SingleResource(res, TimeValue(t.now().Add(t.timeOffset))), true
+	case 14:
+		// The clock's own offset until a server writes one; the form of
+		// the §6.4.3.1 example ("+02:00").
+		_, off := t.now().Zone()
+		sign := '+'
+		if off < 0 {
+			sign, off = '-', -off
+		}
+		return SingleResource(res, StringValue(fmt.Sprintf("%c%02d:%02d", sign, off/3600, off%3600/60))), true
+	case 15:
+		return str(info.Timezone, "")
 	case 16:
 		return SingleResource(res, StringValue(t.opts.SupportedBindings)), true
 	case 17:

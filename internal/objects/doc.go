@@ -26,8 +26,11 @@
 //	Bootstrap: t.BootstrapBegin(); Write/Delete/Discover with objects.Bootstrap;
 //	           POST /bs → t.BootstrapFinish() (4.06 if inconsistent); on failure t.BootstrapAbort().
 //	Register/Update payload: t.RegistrationLinks() (cf 40); accounts: t.Servers(), t.BootstrapServer().
-//	Observe: t.Read for the payload, t.Value(p) for gt/lt/st, t.EffectiveAttributes(ssid, p)
-//	         for pmin/pmax/gt/lt/st; t.ForgetAttributes(ssid) on a new registration.
+//	Observe: t.Read for the payload, t.Value(p) (a Resource) for gt/lt/st,
+//	         t.EffectiveAttributes(ssid, p) for pmin/pmax/gt/lt/st;
+//	         t.ForgetAttributes(ssid) on a new registration.
+//	Live data: the daemon implements ModemInfo and calls t.NotifyChanged(p) when it
+//	         changes, t.RaiseError/ClearErrors for Device resource 11.
 //
 // Codes are CoAP codes (Code, e.g. Content = 2.05) returned as values; the
 // engine copies them into the response. ContentFormat numbers are CoAP's;
@@ -82,5 +85,8 @@
 //
 // The Device object's identity (manufacturer, model, serial, firmware)
 // always comes from the configuration (DeviceInfo), falling back to the
-// modem (ModemInfo); attributes (Write-Attributes) live in memory only.
+// modem (ModemInfo). Values a server wrote (UTC offset, timezone) are
+// stored and win over the computed defaults; a written Current Time
+// becomes an offset from the clock, kept in memory (the daemon never sets
+// the system clock). Attributes (Write-Attributes) live in memory only.
 package objects

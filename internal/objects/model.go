@@ -69,6 +69,10 @@ func (d *ResourceDef) Validate(v Value) error {
 		return fmt.Errorf("resource %d (%s): %w: %s, want %s", d.ID, d.Name, ErrBadType, v.typ, d.Type)
 	}
 	switch d.Type {
+	case TypeFloat:
+		if err := checkFinite(v); err != nil {
+			return fmt.Errorf("resource %d (%s): %w", d.ID, d.Name, err)
+		}
 	case TypeInteger, TypeTime:
 		if d.HasRange && (v.i < d.Min || v.i > d.Max) {
 			return fmt.Errorf("resource %d (%s): %w: %d not in %d–%d", d.ID, d.Name, ErrOutOfRange, v.i, d.Min, d.Max)
@@ -113,8 +117,8 @@ type ObjectDef struct {
 	// CheckInstance enforces rules across resources of one instance after
 	// a server write and at Bootstrap-Finish (nil: none).
 	CheckInstance func(*Instance) error
-	// Live returns values computed at read time (clock, modem) that
-	// override stored ones. It is called with the tree locked and must not
+	// Live returns values computed at read time (clock, modem) for
+	// resources that hold no stored value. It is called with the tree locked and must not
 	// call into the Tree or block.
 	Live func(inst, res uint16) (Resource, bool)
 	// Execute runs an executable resource after the access checks. It is

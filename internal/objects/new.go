@@ -88,6 +88,12 @@ func New(cfg Config) (*Tree, error) {
 		}
 		stored = built
 		t.meta = stateMeta{Origin: OriginFactory, Fingerprint: fp}
+		if len(cfg.Factory.Servers) > 0 {
+			probe := &Tree{defs: t.defs, inst: built}
+			if err := probe.checkConsistencyLocked(); err != nil {
+				return nil, fmt.Errorf("objects: factory bootstrap: %w", err)
+			}
+		}
 	} else {
 		t.meta = *meta
 	}

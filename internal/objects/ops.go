@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -48,7 +47,9 @@ func decodeCode(err error) Code {
 // removed; a mandatory one missing is 4.00); Update changes only the
 // resources given. A bootstrap write creates instances that do not exist,
 // may target a whole object, reaches bootstrap-only resources, and ignores
-// resources the client does not implement.
+// resources the client does not implement; on an existing instance it
+// updates the resources given and keeps the others (bootstrap servers
+// normally Delete "/" first).
 //
 // Codes: 2.04; 4.00 (bad payload or value), 4.01 (ACL), 4.04 (absent,
 // unknown resource, Security object for a server), 4.05 (object-level
@@ -88,6 +89,15 @@ func (t *Tree) write(c Caller, p Path, mode WriteMode, f ContentFormat, payload 
 		if !t.allowedLocked(c, p.Object(), p.Instance(), aclWrite) {
 			return nil, Unauthorized
 		}
+		if p.Len() >= 3 {
+			rd, ok := def.Resource(p.Resource())
+			if !ok {
+				return nil, NotFound
+			}
+			if !rd.Ops.Has(OpWrite) || rd.Type == TypeNone {
+				return nil, MethodNotAllowed
+			}
+		}
 	}
 	d, err := decodePayload(def, p, f, payload)
 	if err != nil {
@@ -121,6 +131,11 @@ func (t *Tree) write(c Caller, p Path, mode WriteMode, f ContentFormat, payload 
 		if exists {
 			next = cur.clone()
 		}
+		for rid := range in.Resources {
+			if rd, _ := def.Resource(rid); rd.Type == TypeNone || !bootstrap && !rd.Ops.Has(OpWrite) {
+				return nil, MethodNotAllowed
+			}
+		}
 		if mode == WriteReplace && p.Len() <= 2 && !bootstrap {
 			for _, rd := range def.Resources {
 				if rd.Ops.Has(OpWrite) {
@@ -136,12 +151,6 @@ func (t *Tree) write(c Caller, p Path, mode WriteMode, f ContentFormat, payload 
 		for _, rid := range in.resourceIDs() {
 			r := in.Resources[rid]
 			rd, _ := def.Resource(rid)
-			if !bootstrap && !rd.Ops.Has(OpWrite) {
-				return nil, MethodNotAllowed
-			}
-			if rd.Type == TypeNone {
-				return nil, MethodNotAllowed
-			}
 			r, err := prepareResource(rd, r)
 			if err != nil {
 				t.log.Info("write refused: invalid value", "caller", c.String(), "path", InstancePath(def.ID, in.ID).Child(rid).String(), "err", err)
@@ -160,8 +169,8 @@ func (t *Tree) write(c Caller, p Path, mode WriteMode, f ContentFormat, payload 
 			}
 			next.Set(r)
 		}
-		if !bootstrap && def.CheckInstance != nil {
-			if err := def.CheckInstance(next); err != nil {
+		if !bootstrap {
+			if err := t.checkInstanceLocked(def, next); err != nil {
 				t.log.Info("write refused: inconsistent instance", "caller", c.String(), "path", InstancePath(def.ID, in.ID).String(), "err", err)
 				return nil, BadRequest
 			}
@@ -176,21 +185,54 @@ func (t *Tree) write(c Caller, p Path, mode WriteMode, f ContentFormat, payload 
 	if t.inst[def.ID] == nil {
 		t.inst[def.ID] = map[uint16]*Instance{}
 	}
+	old := map[uint16]*Instance{}
 	for id, in := range work {
+		old[id] = t.inst[def.ID][id]
 		t.inst[def.ID][id] = in
 	}
 	if def.ID == DeviceObjectID {
 		t.applyDeviceWriteLocked()
 	}
 	if len(changes) > 0 && def.Persist {
+		meta := t.meta
 		if bootstrap {
 			t.meta.Origin = OriginBootstrap
 		}
 		if err := t.persistLocked(); err != nil {
+			// Memory and disk must agree: undo what the store refused.
+			t.meta = meta
+			for id, in := range old {
+				if in == nil {
+					delete(t.inst[def.ID], id)
+				} else {
+					t.inst[def.ID][id] = in
+				}
+			}
 			return nil, InternalServerError
 		}
 	}
 	return changes, Changed
+}
+
+// checkInstanceLocked applies the object's own rules and, for a Server
+// instance, that an SMS binding has a server SMS number to use
+// (Security resource 9 of the same Short Server ID).
+func (t *Tree) checkInstanceLocked(def *ObjectDef, in *Instance) error {
+	if def.CheckInstance != nil {
+		if err := def.CheckInstance(in); err != nil {
+			return err
+		}
+	}
+	if def.ID == ServerObjectID && strings.Contains(in.Str(7, ""), "S") {
+		ssid := in.Int(0, -1)
+		for _, sec := range t.inst[SecurityObjectID] {
+			if !sec.Bool(1, false) && sec.Int(10, -2) == ssid && sec.Str(9, "") != "" {
+				return nil
+			}
+		}
+		return fmt.Errorf("%w: binding %s for server %d without an sms number", errInconsistent, in.Str(7, ""), ssid)
+	}
+	return nil
 }
 
 // diffInstance lists the resources whose values differ.
@@ -297,10 +339,8 @@ func (t *Tree) create(c Caller, p Path, f ContentFormat, payload []byte) (Path, 
 			}
 		}
 	}
-	if def.CheckInstance != nil {
-		if err := def.CheckInstance(next); err != nil {
-			return Path{}, nil, BadRequest
-		}
+	if err := t.checkInstanceLocked(def, next); err != nil {
+		return Path{}, nil, BadRequest
 	}
 	if def.ID == ServerObjectID {
 		if _, dup := t.serverInstanceLocked(uint16(next.Int(0, 0))); dup {
@@ -371,8 +411,10 @@ func (t *Tree) delete(c Caller, p Path) ([]Change, Code) {
 	if !t.allowedLocked(c, p.Object(), p.Instance(), aclDelete) {
 		return nil, Unauthorized
 	}
+	snap := t.snapshotLocked()
 	ch := t.removeLocked(p.Object(), p.Instance())
 	if err := t.persistLocked(); err != nil {
+		t.inst = snap
 		return nil, InternalServerError
 	}
 	return ch, Deleted
@@ -412,6 +454,7 @@ func (t *Tree) bootstrapDeleteLocked(p Path) ([]Change, Code) {
 		}
 	}
 	var ch []Change
+	snap := t.snapshotLocked()
 	for _, o := range slicesSortedKeys(t.inst) {
 		if p.Len() >= 1 && o != p.Object() {
 			continue
@@ -421,6 +464,7 @@ func (t *Tree) bootstrapDeleteLocked(p Path) ([]Change, Code) {
 			if p.Len() == 0 {
 				continue
 			}
+			t.inst = snap
 			return nil, BadRequest
 		}
 		for _, in := range sortedInstances(t.inst[o]) {
@@ -429,6 +473,7 @@ func (t *Tree) bootstrapDeleteLocked(p Path) ([]Change, Code) {
 			}
 			if o == SecurityObjectID && in.Bool(1, false) {
 				if p.Len() == 2 {
+					t.inst = snap
 					return nil, BadRequest
 				}
 				continue
@@ -439,8 +484,10 @@ func (t *Tree) bootstrapDeleteLocked(p Path) ([]Change, Code) {
 		}
 	}
 	if len(ch) > 0 {
+		meta := t.meta
 		t.meta.Origin = OriginBootstrap
 		if err := t.persistLocked(); err != nil {
+			t.inst, t.meta = snap, meta
 			return nil, InternalServerError
 		}
 	}
@@ -537,262 +584,6 @@ func (t *Tree) Execute(c Caller, p Path, args []byte) Code {
 	code = def.Execute(p.Instance(), p.Resource(), parsed)
 	t.log.Info("execute", "caller", c.String(), "path", p.String(), "code", code.String())
 	return code
-}
-
-// Discover performs Discover (LwM2M-TS 1.0 §5.4.2) for a server, or
-// Bootstrap-Discover (§5.2.7.3) for the bootstrap caller, and returns a
-// CoRE link-format payload (content format 40). A server's answer lists the
-// object, its instances and their resources with that server's attributes
-// (resource level: the attributes inherited from instance and object too,
-// and dim for multiple resources); the bootstrap answer lists objects and
-// instances with lwm2m="1.0" and the ssid of server accounts. Values never
-// appear, so secret resources are as safe here as everywhere.
-func (t *Tree) Discover(c Caller, p Path) ([]byte, Code) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var ls Links
-	if c.Kind == CallerBootstrap {
-		if p.Len() > 1 {
-			return nil, BadRequest
-		}
-		if p.Len() == 1 {
-			if _, ok := t.defs[p.Object()]; !ok {
-				return nil, NotFound
-			}
-		}
-		ls = t.bootstrapLinksLocked(p)
-	} else {
-		if p.IsRoot() || p.IsResourceInstance() {
-			return nil, MethodNotAllowed
-		}
-		def, code := t.visibleLocked(c, p)
-		if code != 0 {
-			return nil, code
-		}
-		if p.Len() >= 2 && !t.allowedLocked(c, p.Object(), p.Instance(), aclRead) {
-			return nil, Unauthorized
-		}
-		if p.IsResource() {
-			if !t.existsLocked(p) {
-				return nil, NotFound
-			}
-		}
-		ls = t.discoverLinksLocked(c, def, p)
-	}
-	b, err := ls.Append(nil)
-	if err != nil {
-		return nil, InternalServerError
-	}
-	return b, Content
-}
-
-func (t *Tree) existsLocked(p Path) bool {
-	v, ok := t.viewLocked(p.Object(), p.Instance())
-	if !ok {
-		return false
-	}
-	_, ok = v.Resources[p.Resource()]
-	return ok
-}
-
-func (t *Tree) attrsLocked(ssid uint16, p Path) Attributes {
-	return t.attrs[ssid][p]
-}
-
-func (t *Tree) discoverLinksLocked(c Caller, def *ObjectDef, p Path) Links {
-	ssid := c.ShortServerID
-	var ls Links
-	if p.IsResource() {
-		eff := t.attrsLocked(ssid, p.Parent().Parent()).Merge(t.attrsLocked(ssid, p.Parent())).Merge(t.attrsLocked(ssid, p))
-		v, _ := t.viewLocked(p.Object(), p.Instance())
-		return Links{resourceLink(p, v.Resources[p.Resource()], eff)}
-	}
-	op := ObjectPath(p.Object())
-	if p.IsObject() {
-		ls = append(ls, Link{Target: op.String(), Params: t.attrsLocked(ssid, op).links()})
-	}
-	for _, in := range sortedInstances(t.inst[p.Object()]) {
-		if p.IsInstance() && in.ID != p.Instance() {
-			continue
-		}
-		if !t.allowedLocked(c, p.Object(), in.ID, aclRead) {
-			continue
-		}
-		ip := op.Child(in.ID)
-		ls = append(ls, Link{Target: ip.String(), Params: t.attrsLocked(ssid, ip).links()})
-		v, _ := t.viewLocked(p.Object(), in.ID)
-		for _, rid := range v.resourceIDs() {
-			if rd, ok := def.Resource(rid); !ok || (c.Kind == CallerServer && rd.Ops == 0) {
-				continue
-			}
-			rp := ip.Child(rid)
-			ls = append(ls, resourceLink(rp, v.Resources[rid], t.attrsLocked(ssid, rp)))
-		}
-		if def.ID == DeviceObjectID || def.ID == ServerObjectID {
-			// Executable resources hold no value but exist.
-			for _, rd := range def.Resources {
-				if rd.Type == TypeNone && rd.Ops.Has(OpExecute) {
-					if _, dup := v.Resources[rd.ID]; !dup {
-						ls = append(ls, Link{Target: ip.Child(rd.ID).String()})
-					}
-				}
-			}
-		}
-	}
-	return ls
-}
-
-func resourceLink(rp Path, r Resource, a Attributes) Link {
-	l := Link{Target: rp.String()}
-	if r.Multiple {
-		l.Params = append(l.Params, LinkParam{Name: "dim", Value: strconv.Itoa(len(r.Instances)), HasValue: true})
-	}
-	l.Params = append(l.Params, a.links()...)
-	return l
-}
-
-func (t *Tree) bootstrapLinksLocked(p Path) Links {
-	ls := Links{{Target: "", Params: []LinkParam{{Name: "lwm2m", Value: "1.0", HasValue: true, Quoted: true}}}}
-	if p.IsRoot() {
-		ls[0].Target = "/"
-	} else {
-		ls = Links{}
-	}
-	for _, o := range slicesSortedKeys(t.defs) {
-		if p.Len() == 1 && o != p.Object() {
-			continue
-		}
-		ins := sortedInstances(t.inst[o])
-		if len(ins) == 0 {
-			ls = append(ls, Link{Target: ObjectPath(o).String()})
-			continue
-		}
-		for _, in := range ins {
-			l := Link{Target: InstancePath(o, in.ID).String()}
-			ssid := int64(-1)
-			switch o {
-			case SecurityObjectID:
-				if !in.Bool(1, false) {
-					ssid = in.Int(10, -1)
-				}
-			case ServerObjectID:
-				ssid = in.Int(0, -1)
-			}
-			if ssid >= 0 {
-				l.Params = []LinkParam{{Name: "ssid", Value: strconv.FormatInt(ssid, 10), HasValue: true}}
-			}
-			ls = append(ls, l)
-		}
-	}
-	return ls
-}
-
-// WriteAttributes performs Write-Attributes (LwM2M-TS 1.0 §5.4.4) with the
-// request's Uri-Query values ("pmin=10", "gt=20", "lt" clears lt).
-// Attributes are kept per server and per level, in memory (a server sets
-// them again after it registers anew). gt, lt and st apply to numeric
-// single resources only.
-//
-// Codes: 2.04; 4.00 (unknown or invalid attribute), 4.01, 4.04, 4.05.
-func (t *Tree) WriteAttributes(c Caller, p Path, query []string) Code {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if c.Kind != CallerServer || p.IsRoot() || p.IsResourceInstance() {
-		return MethodNotAllowed
-	}
-	def, code := t.visibleLocked(c, p)
-	if code != 0 {
-		return code
-	}
-	if p.Len() >= 2 && !t.allowedLocked(c, p.Object(), p.Instance(), aclRead) {
-		return Unauthorized
-	}
-	u, err := parseAttrQuery(query)
-	if err != nil {
-		return BadRequest
-	}
-	if u.set.Has&(AttrGT|AttrLT|AttrST) != 0 {
-		if !p.IsResource() {
-			return BadRequest
-		}
-		rd, ok := def.Resource(p.Resource())
-		if !ok || rd.Multiple || !(rd.Type == TypeInteger || rd.Type == TypeFloat || rd.Type == TypeTime) {
-			return BadRequest
-		}
-	}
-	if p.IsResource() && !t.existsLocked(p) {
-		return NotFound
-	}
-	next := u.apply(t.attrsLocked(c.ShortServerID, p))
-	if err := next.valid(); err != nil {
-		return BadRequest
-	}
-	if t.attrs[c.ShortServerID] == nil {
-		t.attrs[c.ShortServerID] = map[Path]Attributes{}
-	}
-	if next.Has == 0 {
-		delete(t.attrs[c.ShortServerID], p)
-	} else {
-		t.attrs[c.ShortServerID][p] = next
-	}
-	return Changed
-}
-
-// EffectiveAttributes returns the attributes that govern observations of p
-// by server ssid: resource over instance over object, with pmin and pmax
-// falling back to Server resources 2 and 3 of that server
-// (LwM2M-TS 1.0 §5.1.2; lwm2m.md §8.4).
-func (t *Tree) EffectiveAttributes(ssid uint16, p Path) Attributes {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var a Attributes
-	if srv, ok := t.serverInstanceLocked(ssid); ok {
-		if r, ok := srv.Resources[2]; ok {
-			a = a.Merge(Attributes{Pmin: r.Value.Int(), Has: AttrPmin})
-		}
-		if r, ok := srv.Resources[3]; ok {
-			a = a.Merge(Attributes{Pmax: r.Value.Int(), Has: AttrPmax})
-		}
-	}
-	levels := []Path{}
-	for q := p; q.Len() > 0; q = q.Parent() {
-		levels = append([]Path{q}, levels...)
-	}
-	for _, q := range levels {
-		a = a.Merge(t.attrsLocked(ssid, q))
-	}
-	return a
-}
-
-// ForgetAttributes drops every attribute of server ssid (the engine calls
-// it on a new registration, since attributes belong to one registration).
-func (t *Tree) ForgetAttributes(ssid uint16) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.attrs, ssid)
-}
-
-// RegistrationLinks returns the Register/Update payload (LwM2M-TS 1.0
-// §5.3.1; content format 40): every object instance except the Security
-// object's, and objects without instances as "</O>".
-func (t *Tree) RegistrationLinks() []byte {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var ls Links
-	for _, o := range slicesSortedKeys(t.defs) {
-		if o == SecurityObjectID {
-			continue
-		}
-		ins := sortedInstances(t.inst[o])
-		if len(ins) == 0 {
-			ls = append(ls, Link{Target: ObjectPath(o).String()})
-		}
-		for _, in := range ins {
-			ls = append(ls, Link{Target: InstancePath(o, in.ID).String()})
-		}
-	}
-	b, _ := ls.Append(nil) // targets are numeric paths: always encodable
-	return b
 }
 
 // disableTimeout reads Server resource 5 (default 86400 s, App. E.2).

@@ -47,7 +47,10 @@ const maxTLVLength = 1<<24 - 1
 // resources and multiple resources; multiple resources only resource
 // instances (the nesting the clause allows).
 func DecodeTLV(b []byte) (TLVs, error) {
-	return decodeTLVLevel(b, 0, 0)
+	// One copy of the input backs every Value (capped slices, so an
+	// append to one never reaches its neighbour): no aliasing of b, and
+	// one allocation instead of one per value.
+	return decodeTLVLevel(append([]byte(nil), b...), 0, 0)
 }
 
 // level 0 = top, 1 = inside an object instance, 2 = inside a multiple resource.
@@ -116,7 +119,7 @@ func decodeTLVEntry(b []byte, at int, level int) (TLV, int, error) {
 		}
 		e.Children = ch
 	default:
-		e.Value = append([]byte{}, v...)
+		e.Value = v[:len(v):len(v)]
 	}
 	return e, off + length, nil
 }

@@ -196,8 +196,20 @@ func (t *Tree) emit(ch []Change) {
 	}
 }
 
-// serverCount is the number of DM server accounts (Server instances).
-func (t *Tree) serverCountLocked() int { return len(t.inst[1]) }
+// serverCountLocked is the number of DM server accounts: Security
+// instances that are not the bootstrap account. Counting Security rather
+// than Server instances means a DM server that creates a Server instance
+// (which has no account behind it) cannot switch the client into
+// multi-server mode and lock everyone out; only the bootstrap path can.
+func (t *Tree) serverCountLocked() int {
+	n := 0
+	for _, in := range t.inst[SecurityObjectID] {
+		if !in.Bool(1, false) {
+			n++
+		}
+	}
+	return n
+}
 
 // serverInstanceLocked finds the Server instance with Short Server ID ssid.
 func (t *Tree) serverInstanceLocked(ssid uint16) (*Instance, bool) {
@@ -209,7 +221,8 @@ func (t *Tree) serverInstanceLocked(ssid uint16) (*Instance, bool) {
 	return nil, false
 }
 
-// instanceLocked returns the stored instance with live values applied.
+// viewLocked returns the stored instance with live values filling the
+// resources that are not stored.
 func (t *Tree) viewLocked(o, i uint16) (*Instance, bool) {
 	in, ok := t.inst[o][i]
 	if !ok {
@@ -221,6 +234,9 @@ func (t *Tree) viewLocked(o, i uint16) (*Instance, bool) {
 	}
 	v := in.clone()
 	for _, rd := range def.Resources {
+		if _, stored := v.Resources[rd.ID]; stored {
+			continue // what a server wrote wins over the computed default
+		}
 		if r, ok := def.Live(i, rd.ID); ok {
 			r.ID = rd.ID
 			v.Set(r)
@@ -337,7 +353,8 @@ func (t *Tree) Read(c Caller, p Path, accept ContentFormat) ([]byte, ContentForm
 // visibleLocked applies the rules every operation shares: the object must
 // exist; the Security object does not exist for a DM server (LwM2M-TS 1.0
 // App. E.1: "no LwM2M Server may access it"; answered 4.04 so it stays
-// invisible); an instance/resource path needs the instance.
+// invisible, as Eclipse Leshan's client does); an instance/resource path
+// needs the instance.
 func (t *Tree) visibleLocked(c Caller, p Path) (*ObjectDef, Code) {
 	def, ok := t.defs[p.Object()]
 	if !ok || (c.Kind == CallerServer && p.Object() == SecurityObjectID) {

@@ -129,7 +129,9 @@ type Config struct {
 	// DefaultRecordValidity.
 	RecordValidity time.Duration
 	// RehandshakeInterval: records the session cannot authenticate start at
-	// most one new handshake per interval. Default DefaultRehandshakeInterval.
+	// most one new handshake per interval, counted from the start of the
+	// current association (handshake or restore). Default
+	// DefaultRehandshakeInterval.
 	RehandshakeInterval time.Duration
 	// SequenceReservation is how many record sequence numbers each persisted
 	// snapshot reserves. Default DefaultSequenceReservation.

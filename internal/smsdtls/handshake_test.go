@@ -327,3 +327,77 @@ func TestHandshakeUnderLoss(t *testing.T) {
 	}
 	t.Logf("%d of %d seeds completed within %v", completed, seeds, DefaultHandshakeTimeout)
 }
+
+// TestIdentityLengthAndFlight5: the ClientKeyExchange carries the PSK
+// identity; with the ChangeCipherSpec and the 53-octet encrypted Finished,
+// flight 5 is 94 + identity octets and fits one SMS up to a 46-octet identity
+// (dtls-over-sms.md §4). An LwM2M endpoint name such as urn:imei:<15 digits>
+// (24 octets) must not cost a seventh SMS.
+func TestIdentityLengthAndFlight5(t *testing.T) {
+	for _, tc := range []struct {
+		identity int
+		sms      int // with HelloVerifyRequest
+	}{
+		{identity: 18, sms: 6},
+		{identity: 24, sms: 6},
+		{identity: 46, sms: 6},
+		{identity: 47, sms: 7},
+		{identity: 128, sms: 7},
+	} {
+		t.Run(fmt.Sprint("identity_", tc.identity), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
+				defer cancel()
+				cfg := testConfig()
+				cfg.PSKIdentity = bytes.Repeat([]byte("i"), tc.identity)
+				w := newWorld(t, true, cfg)
+				defer w.close()
+				if err := w.handshake(ctx); err != nil {
+					t.Fatal(err)
+				}
+				msgs := w.net.messages()
+				var sizes []int
+				for _, m := range msgs {
+					sizes = append(sizes, len(m.ud))
+					if len(m.ud) > MaxDatagram {
+						t.Errorf("datagram of %d octets", len(m.ud))
+					}
+				}
+				t.Logf("identity %d octets: %d SMS, sizes %v", tc.identity, len(msgs), sizes)
+				if len(msgs) != tc.sms {
+					t.Errorf("%d SMS, want %d", len(msgs), tc.sms)
+				}
+				w.pingPong(ctx, "x")
+			})
+		})
+	}
+}
+
+// TestImpatientCallerDoesNotRestartHandshake: a caller whose ctx ends during
+// the handshake gets its ctx error, but the handshake goes on; the next
+// caller joins it instead of paying for a new one.
+func TestImpatientCallerDoesNotRestartHandshake(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, true, testConfig())
+		defer w.close()
+		w.net.latency = 4 * time.Second // each SMS takes 4 s
+		srv := w.serverHandshake(t.Context())
+		short, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		if err := w.sess.Open(short); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Open with 5 s: %v", err)
+		}
+		if err := w.sess.Open(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-srv; err != nil {
+			t.Fatal(err)
+		}
+		if n := len(w.net.messages()); n != 6 {
+			t.Errorf("%d SMS, want 6 (one handshake)", n)
+		}
+		if st := w.sess.Stats(); st.Handshakes != 1 {
+			t.Errorf("Handshakes = %d", st.Handshakes)
+		}
+	})
+}

@@ -409,3 +409,38 @@ func checkUniqueSeqs(t testing.TB, msgs []sms) {
 		}
 	}
 }
+
+// fallbackStore keeps the previous copy of each value, like internal/store,
+// and can be told that the latest copy is damaged.
+type fallbackStore struct {
+	memStore
+	prev    map[string][]byte
+	damaged bool
+}
+
+func newFallbackStore() *fallbackStore {
+	return &fallbackStore{memStore: *newMemStore(), prev: make(map[string][]byte)}
+}
+
+func (s *fallbackStore) Load(number string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.damaged {
+		s.damaged = false
+		return bytes.Clone(s.prev[number]), nil
+	}
+	return bytes.Clone(s.m[number]), nil
+}
+
+func (s *fallbackStore) Save(number string, b []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.saves++
+	s.prev[number] = s.m[number]
+	if b == nil {
+		delete(s.m, number)
+		return nil
+	}
+	s.m[number] = bytes.Clone(b)
+	return nil
+}

@@ -70,6 +70,7 @@ type PacketConn struct {
 	sends         map[fragmentKey]int  // guarded by mu: transmissions of each handshake fragment
 	lastVP        time.Duration        // guarded by mu: validity of the flight being sent
 	beforeSend    func([]record) error // guarded by mu: set by Session (sequence reservation)
+	held          []byte               // guarded by mu: a datagram ending in ChangeCipherSpec, waiting for its Finished
 
 	stats *packetStats // non-nil; shared by the Session's conns
 }
@@ -197,9 +198,53 @@ func (c *PacketConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 		c.log.Error("datagram refused: larger than one SMS", "msisdn", c.number, "size", len(b))
 		return 0, fmt.Errorf("smsdtls: send %d octets to %s: %w", len(b), c.number, ErrDatagramTooLarge)
 	}
+	n := len(b)
+	b = append([]byte(nil), b...) // pion reuses its buffer
 	recs, err := splitRecords(b)
 	if err != nil {
 		return 0, fmt.Errorf("smsdtls: send to %s: %w", c.number, err)
+	}
+
+	c.mu.Lock()
+	held := c.held
+	c.held = nil
+	c.mu.Unlock()
+	if held != nil {
+		if startsWithEncryptedHandshake(recs) && len(held)+len(b) <= MaxDatagram {
+			b = append(held, b...)
+			recs, _ = splitRecords(b)
+		} else if err := c.send(held); err != nil {
+			return 0, err
+		}
+	}
+	if endsWithChangeCipherSpec(recs) {
+		// RFC 5246 §7.1: the Finished follows the ChangeCipherSpec at once,
+		// in pion's next WriteTo. pion packs records only while they stay
+		// under its MTU (115, the fragment size), which would send a
+		// 21..46-octet PSK identity's ClientKeyExchange+CCS and the Finished
+		// in two SMS; holding this datagram lets both share one SMS when
+		// they fit in 140 octets (dtls-over-sms.md §4 flight 5).
+		c.mu.Lock()
+		c.held = b
+		c.mu.Unlock()
+		return n, nil
+	}
+	if err := c.send(b); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// send hands one datagram to the Sender. A failed handshake datagram is
+// loss (nil error); a failed application-data datagram is an error.
+func (c *PacketConn) send(b []byte) error {
+	recs, err := splitRecords(b)
+	if err != nil {
+		return fmt.Errorf("smsdtls: send to %s: %w", c.number, err)
+	}
+	if len(b) > MaxDatagram { // cannot happen: merges are bounded
+		c.stats.oversize.Add(1)
+		return fmt.Errorf("smsdtls: send %d octets to %s: %w", len(b), c.number, ErrDatagramTooLarge)
 	}
 	appData := false
 	for _, r := range recs {
@@ -214,33 +259,41 @@ func (c *PacketConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	c.mu.Unlock()
 	if hook != nil {
 		if err := hook(recs); err != nil {
-			return 0, fmt.Errorf("smsdtls: send to %s: %w", c.number, err)
+			return fmt.Errorf("smsdtls: send to %s: %w", c.number, err)
 		}
 	}
 
 	ctx, done := c.startSend()
 	defer done()
-	err = c.sender.SendSMS(ctx, c.number, append([]byte(nil), b...), vp)
+	err = c.sender.SendSMS(ctx, c.number, b, vp)
 	if err == nil {
 		c.stats.sent.Add(1)
-		return len(b), nil
+		return nil
 	}
 	select {
 	case <-c.closed:
-		return 0, net.ErrClosed
+		return net.ErrClosed
 	default:
 	}
 	if ctx.Err() != nil { // write deadline passed (Close was handled above)
-		return 0, os.ErrDeadlineExceeded
+		return os.ErrDeadlineExceeded
 	}
 	c.stats.sendFailed.Add(1)
 	if appData {
-		return 0, fmt.Errorf("smsdtls: send record to %s: %w", c.number, err)
+		return fmt.Errorf("smsdtls: send record to %s: %w", c.number, err)
 	}
 	// A lost handshake SMS is what the DTLS retransmission timer is for
 	// (RFC 6347 §4.2.4); returning the error would abort the handshake.
 	c.log.Warn("handshake SMS not sent, treated as lost", "msisdn", c.number, "err", err)
-	return len(b), nil
+	return nil
+}
+
+func endsWithChangeCipherSpec(recs []record) bool {
+	return len(recs) > 0 && recs[len(recs)-1].contentType == protocol.ContentTypeChangeCipherSpec
+}
+
+func startsWithEncryptedHandshake(recs []record) bool {
+	return len(recs) > 0 && recs[0].contentType == protocol.ContentTypeHandshake && recs[0].epoch >= 1
 }
 
 // validityLocked is the TP-VP for a datagram: for handshake SMS the RTO that

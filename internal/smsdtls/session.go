@@ -159,7 +159,7 @@ type Session struct {
 	binding [32]byte        // immutable
 	ctx     context.Context // ends on Close; bounds background handshakes
 	cancel  context.CancelFunc
-	wg      sync.WaitGroup // background re-handshakes
+	wg      sync.WaitGroup // background restores and handshakes
 	writeMu sync.Mutex     // one Write at a time
 
 	mu            sync.Mutex
@@ -182,9 +182,10 @@ type link struct {
 	conn   *dtls.Conn  // non-nil
 	verify *verifier   // non-nil
 
-	resMu    sync.Mutex // guards the fields below; held while a reservation is saved
+	resMu    sync.Mutex // guards the fields below; held while a snapshot is saved
 	persist  bool       // a snapshot of this association is in the store
 	reserved uint64     // first sequence number the stored snapshot does not cover
+	cutoff   uint64     // server records below this are refused after a restore
 }
 
 // close ends the association without a close_notify: the PacketConn closes
@@ -195,7 +196,8 @@ func (l *link) close() {
 }
 
 // Open establishes the association if there is none: it restores the stored
-// snapshot (no SMS) or runs a full handshake bounded by HandshakeTimeout.
+// snapshot (no SMS) or runs a full handshake bounded by HandshakeTimeout. The
+// handshake goes on if ctx ends first; Open then returns ctx's error.
 func (s *Session) Open(ctx context.Context) error {
 	_, err := s.get(ctx)
 	return err
@@ -228,21 +230,24 @@ func (s *Session) get(ctx context.Context) (*link, error) {
 			}
 			continue
 		}
+		// Establish in the background, bounded by HandshakeTimeout and the
+		// session's life but not by this caller's ctx: a handshake abandoned
+		// because one caller gave up would waste its SMS.
 		ch := make(chan struct{})
 		s.opening = ch
+		s.wg.Add(1)
 		s.mu.Unlock()
-		l, err := s.restore()
-		if l == nil {
-			if err != nil {
-				s.log.Warn("stored DTLS session not restored, full handshake", "err", err)
+		go func() {
+			defer s.wg.Done()
+			l, err := s.restore()
+			if l == nil {
+				if err != nil {
+					s.log.Warn("stored DTLS session not restored, full handshake", "err", err)
+				}
+				l, err = s.handshake(s.ctx)
 			}
-			l, err = s.handshake(ctx)
-		}
-		s.finishOpen(ch, l, err)
-		if err != nil {
-			return nil, err
-		}
-		return l, nil
+			s.finishOpen(ch, l, err)
+		}()
 	}
 }
 
@@ -252,6 +257,7 @@ func (s *Session) finishOpen(ch chan struct{}, l *link, err error) {
 	defer s.mu.Unlock()
 	s.opening = nil
 	s.openErr = err
+	s.hs = nil
 	if l != nil {
 		if s.closed {
 			l.close()
@@ -277,7 +283,7 @@ func (s *Session) newID() ([16]byte, error) {
 }
 
 // save persists a snapshot of st reserving every sequence number below next.
-func (s *Session) save(st pionState, next uint64) error {
+func (s *Session) save(st serializedState, next uint64) error {
 	id, err := s.newID()
 	if err != nil {
 		return err
@@ -288,6 +294,20 @@ func (s *Session) save(st pionState, next uint64) error {
 	}
 	if err := s.client.store.Save(s.cfg.Number, b); err != nil {
 		return fmt.Errorf("save session snapshot: %w", err)
+	}
+	return nil
+}
+
+// reserve saves a snapshot that raises the reservation to next, twice (two
+// ids, so two different files): a store that keeps the previous copy and
+// falls back to it when the latest is damaged (internal/store does) then
+// still returns this reservation, never the one before it, whose numbers
+// may already be in use.
+func (s *Session) reserve(st serializedState, next uint64) error {
+	for range 2 {
+		if err := s.save(st, next); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -317,7 +337,7 @@ func (s *Session) restore() (*link, error) {
 		return nil, ErrSnapshotReused
 	}
 	reserved := snap.next + s.cfg.SequenceReservation
-	if err := s.save(snap.state, reserved); err != nil {
+	if err := s.reserve(snap.state, reserved); err != nil {
 		s.client.unconsume(snap.id) // its keys were not used
 		return nil, err
 	}
@@ -335,7 +355,7 @@ func (s *Session) restore() (*link, error) {
 		_ = pc.Close()
 		return nil, fmt.Errorf("resume DTLS session: %w", err)
 	}
-	l := &link{s: s, pc: pc, conn: conn, verify: v, persist: true, reserved: reserved}
+	l := &link{s: s, pc: pc, conn: conn, verify: v, persist: true, reserved: reserved, cutoff: snap.state.RemoteSequenceNumber}
 	pc.setBeforeSend(l.beforeSend)
 	if err := conn.HandshakeContext(s.ctx); err != nil { // resumed: sends nothing
 		l.close()
@@ -382,9 +402,8 @@ func (s *Session) handshake(ctx context.Context) (*link, error) {
 	stop()
 	cancel()
 
-	s.mu.Lock()
-	s.hs = nil
-	s.mu.Unlock()
+	// s.hs stays set until finishOpen publishes the result, so no SMS falls
+	// between the handshake conn and the established link.
 	fail := func(err error) (*link, error) {
 		_ = pc.Close()
 		_ = conn.Close()
@@ -403,9 +422,9 @@ func (s *Session) handshake(ctx context.Context) (*link, error) {
 	if err != nil {
 		return fail(err)
 	}
-	l := &link{s: s, pc: pc, conn: conn, verify: v}
+	l := &link{s: s, pc: pc, conn: conn, verify: v, cutoff: st.RemoteSequenceNumber}
 	reserved := st.SequenceNumber + s.cfg.SequenceReservation
-	if err := s.save(st, reserved); err != nil {
+	if err := s.reserve(st, reserved); err != nil {
 		// Nothing of this association is stored, so nothing can be restored
 		// and no reservation is needed; a restart will cost a handshake.
 		s.log.Error("DTLS session not persisted: a restart will need a new handshake", "err", err)
@@ -413,7 +432,7 @@ func (s *Session) handshake(ctx context.Context) (*link, error) {
 		l.persist, l.reserved = true, reserved
 	}
 	pc.setBeforeSend(l.beforeSend)
-	s.log.Info("DTLS handshake complete", "sms_sent", s.pstats.sent.Load())
+	s.log.Info("DTLS handshake complete", "sms_sent_total", s.pstats.sent.Load())
 	return l, nil
 }
 
@@ -449,12 +468,37 @@ func (l *link) reserveLocked(top uint64) error {
 		return fmt.Errorf("reserve sequence numbers: %w", err)
 	}
 	next := top + 1 + l.s.cfg.SequenceReservation
-	if err := l.s.save(st, next); err != nil {
+	st.RemoteSequenceNumber = max(st.RemoteSequenceNumber, l.cutoff)
+	if err := l.s.reserve(st, next); err != nil {
 		l.s.log.Error("record not sent: sequence numbers not reserved", "err", err)
 		return fmt.Errorf("reserve sequence numbers: %w", err)
 	}
 	l.reserved = next
+	l.cutoff = st.RemoteSequenceNumber
 	return nil
+}
+
+// noteReceived stores, before pion acts on an authenticated server record
+// with sequence number seq, that records up to seq were seen: a restored
+// session refuses them (pion's replay cutoff), so an SMS recorded off the air
+// cannot be replayed after a daemon restart (RFC 6347 §4.1.2.6 protects only
+// within one process). One store write per inbound SMS; SMS are rare.
+func (l *link) noteReceived(seq uint64) {
+	l.resMu.Lock()
+	defer l.resMu.Unlock()
+	if !l.persist || seq < l.cutoff {
+		return
+	}
+	st, err := stateOf(l.conn)
+	if err == nil {
+		st.RemoteSequenceNumber = max(st.RemoteSequenceNumber, seq+1)
+		err = l.s.save(st, l.reserved)
+	}
+	if err != nil {
+		l.s.log.Warn("replay cutoff not saved: this record could be replayed after a restart", "err", err)
+		return
+	}
+	l.cutoff = st.RemoteSequenceNumber
 }
 
 // Deliver hands the session the user data of one SMS from its server (after
@@ -504,6 +548,11 @@ func (s *Session) Deliver(ud []byte) {
 		}
 	}
 	if !bad {
+		var top uint64
+		for _, r := range recs {
+			top = max(top, r.seq)
+		}
+		l.noteReceived(top)
 		l.pc.Deliver(ud)
 		return
 	}
@@ -564,30 +613,41 @@ func (s *Session) maybeRehandshake(old *link) {
 }
 
 // Write sends p as one application-data record in one SMS, establishing the
-// association first if needed.
+// association first if needed. If the server has closed the association
+// (close_notify or a fatal alert), a new one is established and p sent on it.
 func (s *Session) Write(ctx context.Context, p []byte) error {
 	if len(p) > MaxPlaintext {
 		return fmt.Errorf("smsdtls: write %d octets to %s: %w", len(p), s.cfg.Number, ErrRecordTooLarge)
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	l, err := s.get(ctx)
-	if err != nil {
-		return err
-	}
-	dl, _ := ctx.Deadline()
-	_ = l.conn.SetWriteDeadline(dl)
-	stop := context.AfterFunc(ctx, func() { _ = l.conn.SetWriteDeadline(time.Unix(1, 0)) })
-	_, err = l.conn.Write(p)
-	stop()
-	if err != nil {
-		if ctx.Err() != nil {
+	for attempt := 0; ; attempt++ {
+		l, err := s.get(ctx)
+		if err != nil {
+			return err
+		}
+		dl, _ := ctx.Deadline()
+		_ = l.conn.SetWriteDeadline(dl)
+		stop := context.AfterFunc(ctx, func() { _ = l.conn.SetWriteDeadline(time.Unix(1, 0)) })
+		_, err = l.conn.Write(p)
+		stop()
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil:
 			return ctx.Err()
+		case errors.Is(err, dtls.ErrConnClosed) && attempt == 0:
+			s.dropLink(l)
+			continue
 		}
 		return fmt.Errorf("smsdtls: write to %s: %w", s.cfg.Number, err)
 	}
-	return nil
 }
+
+// ErrPeerClosed is returned by Read when the server ended the association
+// (close_notify or a fatal alert). The stored snapshot is deleted; the next
+// Open, Write or Read runs a new handshake.
+var ErrPeerClosed = errors.New("smsdtls: DTLS session closed by the server")
 
 // Read returns the next application-data record from the server. It follows
 // the session across re-handshakes.
@@ -611,13 +671,33 @@ func (s *Session) Read(ctx context.Context, b []byte) (int, error) {
 		s.mu.Lock()
 		replaced, closed := s.cur != l, s.closed
 		s.mu.Unlock()
-		if closed {
+		switch {
+		case closed:
 			return 0, ErrClosed
+		case replaced:
+			continue
+		case errors.Is(err, io.EOF), errors.Is(err, dtls.ErrConnClosed):
+			s.dropLink(l)
+			return 0, ErrPeerClosed
 		}
-		if !replaced {
-			return 0, fmt.Errorf("smsdtls: read from %s: %w", s.cfg.Number, err)
-		}
+		return 0, fmt.Errorf("smsdtls: read from %s: %w", s.cfg.Number, err)
 	}
+}
+
+// dropLink forgets an association the server has closed, and its snapshot.
+func (s *Session) dropLink(l *link) {
+	s.mu.Lock()
+	if s.cur != l {
+		s.mu.Unlock()
+		return
+	}
+	s.cur = nil
+	s.mu.Unlock()
+	l.close()
+	if err := s.client.store.Save(s.cfg.Number, nil); err != nil {
+		s.log.Warn("snapshot of the closed DTLS session not deleted", "err", err)
+	}
+	s.log.Info("DTLS session closed by the server")
 }
 
 // Close ends the session without telling the server: no close_notify is
@@ -632,10 +712,14 @@ func (s *Session) Close() error {
 	s.closed = true
 	l := s.cur
 	s.cur = nil
+	opening := s.opening
 	s.mu.Unlock()
-	s.cancel()
+	s.cancel() // ends handshakes in progress
 	if l != nil {
 		l.close()
+	}
+	if opening != nil {
+		<-opening
 	}
 	s.wg.Wait()
 	s.client.release(s)

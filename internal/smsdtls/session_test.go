@@ -3,12 +3,14 @@ package smsdtls
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/pion/dtls/v3/pkg/protocol"
+	"github.com/pion/dtls/v3/pkg/protocol/handshake"
 	"github.com/pion/dtls/v3/pkg/protocol/recordlayer"
 )
 
@@ -159,7 +161,7 @@ func TestSequenceReservation(t *testing.T) {
 		if snap.next <= last {
 			t.Errorf("stored reservation %d does not cover the last sequence number sent %d", snap.next, last)
 		}
-		if w.store.saves-saves != 2 || snap.next != 12 {
+		if w.store.saves-saves != 4 || snap.next != 12 { // two reservations, each saved twice
 			t.Errorf("%d reservations saved for 8 records with blocks of 3, next %d", w.store.saves-saves, snap.next)
 		}
 		t.Logf("last seq %d, stored next %d, %d store writes for 8 records", last, snap.next, w.store.saves-saves)
@@ -286,5 +288,191 @@ func TestTamperedRecordDropped(t *testing.T) {
 			t.Errorf("second trigger within the interval: %+v", st)
 		}
 		w.pingPong(ctx, "kept")
+	})
+}
+
+// TestServerClosesSession: after the server's close_notify the client
+// reports ErrPeerClosed to a reader, forgets the snapshot, and the next Write
+// runs a new handshake instead of failing forever (also with nobody reading).
+func TestServerClosesSession(t *testing.T) {
+	for _, reading := range []bool{true, false} {
+		t.Run(fmt.Sprint("reading_", reading), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+				defer cancel()
+				w := newWorld(t, false, testConfig())
+				defer w.close()
+				if err := w.handshake(ctx); err != nil {
+					t.Fatal(err)
+				}
+				readErr := make(chan error, 1)
+				if reading {
+					go func() {
+						_, err := w.sess.Read(ctx, make([]byte, MaxPlaintext))
+						readErr <- err
+					}()
+					synctest.Wait()
+				}
+				_ = w.srv.conn.Close() // sends close_notify
+				synctest.Wait()
+				if reading {
+					if err := <-readErr; !errors.Is(err, ErrPeerClosed) {
+						t.Fatalf("Read after close_notify: %v", err)
+					}
+					if b, _ := w.store.Load(serverNumber); b != nil {
+						t.Error("snapshot of the closed session kept")
+					}
+				}
+				w.srv.close()
+				w.srv = newServer(t, w.net, false)
+				srv := w.serverHandshake(ctx)
+				if err := w.sess.Write(ctx, []byte("again")); err != nil {
+					t.Fatal(err)
+				}
+				if err := <-srv; err != nil {
+					t.Fatal(err)
+				}
+				if got, err := w.srv.read(t, time.Minute); err != nil || string(got) != "again" {
+					t.Fatalf("server read %q, %v", got, err)
+				}
+				if st := w.sess.Stats(); st.Handshakes != 2 {
+					t.Errorf("Handshakes = %d, want 2", st.Handshakes)
+				}
+			})
+		})
+	}
+}
+
+// TestHelloRequestStartsHandshake: a plaintext HelloRequest (the only way a
+// DTLS server can ask for a new handshake, RFC 5246 §7.4.1.1) is not passed
+// to pion; once the interval since the last handshake has passed it starts
+// one new handshake.
+func TestHelloRequestStartsHandshake(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+		defer cancel()
+		w := newWorld(t, false, testConfig())
+		defer w.close()
+		if err := w.handshake(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// RFC 6347 §4.1 record header + §4.2.2 handshake header, type 0
+		// hello_request, empty body (pion has no HelloRequest message type).
+		hr := []byte{22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 9, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+		if recs, err := splitRecords(hr); err != nil || !recs[0].hasHandshake || recs[0].hsType != handshake.TypeHelloRequest {
+			t.Fatalf("HelloRequest vector: %v", err)
+		}
+		before := len(w.net.messages())
+		w.sess.Deliver(hr)
+		synctest.Wait()
+		if st := w.sess.Stats(); st.Handshakes != 1 || st.RehandshakesSuppressed != 1 || len(w.net.messages()) != before {
+			t.Fatalf("HelloRequest within the interval: %+v", st)
+		}
+		time.Sleep(DefaultRehandshakeInterval) // fake time
+		w.srv.close()
+		w.srv = newServer(t, w.net, false)
+		srv := w.serverHandshake(ctx)
+		w.sess.Deliver(hr)
+		if err := <-srv; err != nil {
+			t.Fatal(err)
+		}
+		w.pingPong(ctx, "renewed")
+		if st := w.sess.Stats(); st.Handshakes != 2 {
+			t.Errorf("Handshakes = %d, want 2", st.Handshakes)
+		}
+	})
+}
+
+// TestReplayAfterRestart: a server record recorded off the air and sent
+// again after a daemon restart is refused by the restored session.
+func TestReplayAfterRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+		defer cancel()
+		w := newWorld(t, false, testConfig())
+		defer w.close()
+		if err := w.handshake(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.srv.conn.Write([]byte("execute /1/0/8")); err != nil {
+			t.Fatal(err)
+		}
+		b := make([]byte, MaxPlaintext)
+		if k, err := w.sess.Read(ctx, b); err != nil || string(b[:k]) != "execute /1/0/8" {
+			t.Fatalf("read %q %v", b[:k], err)
+		}
+		msgs := w.net.messages()
+		recorded := msgs[len(msgs)-1].ud
+
+		w.restartClient(testConfig())
+		w.sess.Deliver(recorded) // the replay restores the session and is refused
+		rctx, rcancel := context.WithTimeout(ctx, time.Minute)
+		defer rcancel()
+		if k, err := w.sess.Read(rctx, b); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("replayed record read after restart: %q, %v", b[:k], err)
+		}
+		if st := w.sess.Stats(); st.Restores != 1 {
+			t.Fatalf("stats %+v", st)
+		}
+		w.pingPong(ctx, "fresh records still pass")
+	})
+}
+
+// TestStoreFallbackToPreviousCopy: a store that returns the previous copy
+// when the latest is damaged (as internal/store does) never makes a restore
+// reuse a sequence number: reservations are saved twice.
+func TestStoreFallbackToPreviousCopy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+		defer cancel()
+		cfg := testConfig()
+		cfg.SequenceReservation = 3
+		w := newWorld(t, false, cfg)
+		defer w.close()
+		fs := newFallbackStore()
+		w.store = &fs.memStore // for mustLoad; the client uses fs
+		restart := func() {
+			_ = w.sess.Close()
+			c, err := New(deviceSender{w.net}, fs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := c.Session(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.client, w.sess = c, s
+			w.net.mu.Lock()
+			w.net.device = s.Deliver
+			w.net.mu.Unlock()
+		}
+		restart()
+		if err := w.handshake(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for round := range 4 {
+			// Client records only, so the last saves are reservations (a
+			// server record saves its replay cutoff, keeping the reservation).
+			for range 7 { // crosses reservations of 3 twice
+				if err := w.sess.Write(ctx, []byte("up")); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := w.srv.read(t, time.Minute); err != nil {
+					t.Fatal(err)
+				}
+			}
+			fs.mu.Lock()
+			fs.damaged = true
+			fs.mu.Unlock()
+			restart()
+			if err := w.sess.Write(ctx, []byte("after fallback")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.srv.read(t, time.Minute); err != nil {
+				checkUniqueSeqs(t, w.net.messages()) // the server drops a reused number as a replay
+				t.Fatalf("round %d: server read after fallback: %v", round, err)
+			}
+		}
+		checkUniqueSeqs(t, w.net.messages())
 	})
 }

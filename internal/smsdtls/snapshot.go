@@ -21,7 +21,11 @@ import (
 // to internal/store (atomic file writes). Snapshots hold the session's master
 // secret: store them like keys (mode 0600) and never log them.
 type SessionStore interface {
-	// Load returns the snapshot saved for number, or (nil, nil) if none.
+	// Load returns the snapshot saved for number, or (nil, nil) if none. It
+	// must return the last snapshot saved or, if that one is damaged, the
+	// one saved just before it; never anything older (a snapshot that
+	// raises the reservation is saved twice so that one level of fallback
+	// is safe).
 	Load(number string) ([]byte, error)
 	// Save replaces the snapshot for number durably before it returns;
 	// Save(number, nil) deletes it.
@@ -37,14 +41,14 @@ var ErrSnapshotReused = errors.New("snapshot already restored once")
 // key, not a PSK-CCM_8 client session).
 var errBadSnapshot = errors.New("unusable session snapshot")
 
-// pionState mirrors the fields pion/dtls v3 (v3.1.15 state.go
-// serializedState) gob-encodes in State.MarshalBinary. gob matches fields by
-// name, so this struct reads and writes pion's encoding; the field order is
-// pion's so that re-encoding is byte-identical (checked by a test, which also
-// catches a pion upgrade that changes the format). It is how a restored
+// serializedState mirrors the struct of the same name that pion/dtls v3
+// (v3.1.15 state.go) gob-encodes in State.MarshalBinary. gob matches fields
+// by name, so this struct reads and writes pion's encoding (a test checks
+// that pion → serializedState → pion loses nothing, which also catches a pion
+// upgrade that adds or renames a field). It is how a restored
 // session gets the sequence number this package reserved instead of the one
 // the snapshot was taken at, and how the record verifier gets its keys.
-type pionState struct {
+type serializedState struct {
 	RemoteSequenceNumber  uint64
 	HandshakeComplete     bool
 	LocalEpoch            uint16
@@ -65,27 +69,27 @@ type pionState struct {
 }
 
 // stateOf reads the live state of an established connection.
-func stateOf(conn *dtls.Conn) (pionState, error) {
+func stateOf(conn *dtls.Conn) (serializedState, error) {
 	st, ok := conn.ConnectionState()
 	if !ok {
-		return pionState{}, errors.New("read DTLS state: no state")
+		return serializedState{}, errors.New("read DTLS state: no state")
 	}
 	b, err := st.MarshalBinary()
 	if err != nil {
-		return pionState{}, fmt.Errorf("export DTLS state: %w", err)
+		return serializedState{}, fmt.Errorf("export DTLS state: %w", err)
 	}
 	return decodePionState(b)
 }
 
-func decodePionState(b []byte) (pionState, error) {
-	var p pionState
+func decodePionState(b []byte) (serializedState, error) {
+	var p serializedState
 	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&p); err != nil {
-		return pionState{}, fmt.Errorf("decode DTLS state: %w", err)
+		return serializedState{}, fmt.Errorf("decode DTLS state: %w", err)
 	}
 	return p, nil
 }
 
-func (p pionState) encode() ([]byte, error) {
+func (p serializedState) encode() ([]byte, error) {
 	var buf bytes.Buffer
 	if err := gob.NewEncoder(&buf).Encode(p); err != nil {
 		return nil, fmt.Errorf("encode DTLS state: %w", err)
@@ -95,7 +99,7 @@ func (p pionState) encode() ([]byte, error) {
 
 // check refuses states this package did not create: a completed client
 // session at epoch 1 with TLS_PSK_WITH_AES_128_CCM_8 and no connection ID.
-func (p pionState) check() error {
+func (p serializedState) check() error {
 	switch {
 	case !p.HandshakeComplete, !p.IsClient:
 		return fmt.Errorf("%w: not a completed client session", errBadSnapshot)
@@ -115,7 +119,7 @@ func (p pionState) check() error {
 
 // resumable returns the pion State to resume with, whose next record
 // sequence number is next.
-func (p pionState) resumable(next uint64) (*dtls.State, error) {
+func (p serializedState) resumable(next uint64) (*dtls.State, error) {
 	p.SequenceNumber = next
 	b, err := p.encode()
 	if err != nil {
@@ -141,7 +145,7 @@ type snapshot struct {
 	id      [16]byte
 	next    uint64
 	binding [32]byte
-	state   pionState
+	state   serializedState
 }
 
 const (
@@ -217,7 +221,7 @@ type verifier struct {
 	ccm *ciphersuite.CCM // read-only after construction; CCM.Decrypt is safe for concurrent use
 }
 
-func newVerifier(p pionState) (*verifier, error) {
+func newVerifier(p serializedState) (*verifier, error) {
 	keys, err := prf.GenerateEncryptionKeys(p.MasterSecret, p.LocalRandom[:], p.RemoteRandom[:], 0, 16, 4, sha256.New)
 	if err != nil {
 		return nil, fmt.Errorf("derive record keys: %w", err)
