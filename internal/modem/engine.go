@@ -196,10 +196,17 @@ func (e *engine) readLoop() {
 			e.log.Debug("at rx", "line", redactLine(line))
 		}
 		if urcPDU != nil {
-			urcPDU.PDU = line
-			e.pushURC(*urcPDU)
+			u := *urcPDU
 			urcPDU = nil
-			continue
+			if isHex(line) {
+				u.PDU = line
+				e.pushURC(u)
+				continue
+			}
+			// The PDU line never came (a reboot, a lost line): without
+			// an ack the network or the modem keeps that SMS; this line
+			// is classified on its own.
+			e.log.Warn("indication without its PDU line dropped", "line", u.Line)
 		}
 		if u := e.classify(line); u != nil {
 			if hasAnyPrefix(line, urcWithPDU) {
@@ -223,6 +230,16 @@ func (e *engine) readLoop() {
 	}
 	e.mu.Unlock()
 	close(e.done)
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < '0' || c > '9') && (c < 'A' || c > 'F') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return len(s) > 0 && len(s)%2 == 0
 }
 
 // classify routes one line: to the command in progress, or returns it as a

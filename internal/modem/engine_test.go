@@ -278,3 +278,22 @@ func TestTimeoutFor(t *testing.T) {
 		t.Fatal("default")
 	}
 }
+
+// TestURCMissingPDU: a +CMT whose PDU line never comes does not swallow
+// the next line (here the final result of a command).
+func TestURCMissingPDU(t *testing.T) {
+	s := newScripted(t, func(cmd string) string {
+		if cmd == "AT+CGMI" {
+			return "\r\n+CMT: ,20\r\nEMU\r\nOK\r\n"
+		}
+		return "\r\nOK\r\n"
+	})
+	e := newEngine(s, slog.New(slog.DiscardHandler), false, time.Now)
+	defer e.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	lines, err := e.exec(ctx, "AT+CGMI", cmdOpts{prefixes: []string{"+CGMI:"}, strict: true})
+	if err != nil || !slices.Equal(lines, []string{"EMU"}) {
+		t.Fatalf("got %q %v", lines, err)
+	}
+}
