@@ -302,8 +302,11 @@ func (e *engine) pushURC(u URC) {
 	e.mu.Lock()
 	if len(e.urcs) >= maxURCs {
 		e.dropped++
+		n := e.dropped
 		e.mu.Unlock()
-		e.log.Warn("unsolicited queue full, line dropped", "line", u.Line)
+		if n&(n-1) == 0 { // 1st, 2nd, 4th, 8th, ...: a storm must not flood the log
+			e.log.Warn("unsolicited queue full, lines dropped", "dropped", n, "line", u.Line)
+		}
 		return
 	}
 	e.urcs = append(e.urcs, u)
