@@ -440,6 +440,11 @@ func (m *Modem) AT(ctx context.Context, cmd string) ([]string, error) {
 	if !strings.HasPrefix(strings.ToUpper(cmd), "AT") {
 		cmd = "AT" + cmd
 	}
+	if u := strings.ToUpper(cmd); strings.HasPrefix(u, "AT+CMGS=") || strings.HasPrefix(u, "AT+CMGW=") ||
+		strings.HasPrefix(u, "AT+CNMA=") && strings.Contains(u, ",") {
+		// These wait for a PDU after "> "; a raw line cannot give one.
+		return nil, fmt.Errorf("modem: %s takes a PDU after a prompt: use SendSMS", cmd)
+	}
 	lines, err := m.do(ctx, cmd, cmdOpts{prefixes: ownPrefixes(cmd), strict: true})
 	if err != nil {
 		return lines, fmt.Errorf("modem: %s: %w", redactCmd(cmd), err)
