@@ -96,6 +96,9 @@ type Config struct {
 	// it is negatively acknowledged or left in storage for the next sweep.
 	// Required unless Delivery is DeliveryNone. Consumers must tolerate a
 	// duplicate: a crash between hand-off and deletion delivers it again.
+	// Keep it short (queue the SMS and return): the network waits for the
+	// +CNMA, typically some tens of seconds, and a SendSMS made from
+	// inside it would put a whole +CMGS before the ack.
 	HandleSMS func(ctx context.Context, sms SMS) error
 	// SweepInterval is the periodic sweep (default DefaultSweepInterval).
 	SweepInterval time.Duration
