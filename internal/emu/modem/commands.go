@@ -121,7 +121,11 @@ func (m *Modem) execute(p *pty, line string) *pduInput {
 		ok("+CFUN: 1")
 	case body == "+CFUN=1,1" || body == "Z":
 		ok()
-		go m.Reboot()
+		m.wg.Add(1) // the reader holds a count, so Close's Wait cannot have passed
+		go func() {
+			defer m.wg.Done()
+			m.Reboot()
+		}()
 	case body == "+CMGF=0":
 		ok()
 	case strings.HasPrefix(body, "+CMGF="):
