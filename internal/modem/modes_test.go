@@ -58,7 +58,7 @@ func TestDirectHandOffBeforeAck(t *testing.T) {
 
 func TestAckNotBehindSendQueue(t *testing.T) {
 	r := newRig(t, rigOpt{delivery: modem.DeliveryDirect})
-	r.emu.SlowReply("AT+CMGS", 300*time.Millisecond)
+	r.emu.SlowReply("AT+CMGS", 800*time.Millisecond) // the +CMT arrives during the first
 	var wg sync.WaitGroup
 	for range 3 {
 		wg.Add(1)
@@ -385,7 +385,7 @@ func TestSendRetryBoundedByDeadline(t *testing.T) {
 	clk := newFakeClock()
 	r := newRig(t, rigOpt{delivery: modem.DeliveryNone, opts: []modem.Option{modem.WithClock(clk)}})
 	r.emu.FailNext("AT+CMGS", modem.CMSNetworkTimeout)
-	ctx, cancel := context.WithTimeout(r.ctx, 300*time.Millisecond)
+	ctx, cancel := context.WithTimeout(r.ctx, time.Second)
 	defer cancel()
 	_, err := r.m.SendSMS(ctx, submitPDU())
 	var cms *modem.CMSError
