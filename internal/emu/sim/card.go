@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/atpdu"
+	emumodem "github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/modem"
 	sp "github.com/lwm2m-clientd/lwm2m-clientd/internal/securedpacket"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/uicc"
 )
@@ -550,3 +551,7 @@ func (c *Card) terminalResponse(cmd uicc.Command) uicc.Response {
 	}
 	return sw(uicc.SWOK)
 }
+
+// The emulated modem's +CSIM, AT+CCID/AT+CIMI and SMS-PP download reach
+// the card through this interface.
+var _ emumodem.SIM = (*Card)(nil)
