@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/atpdu"
 	emumodem "github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/modem"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/network"
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/sim"
 )
 
 // bridgeSpec is one --bridge MSISDN=udp:HOST:PORT.
@@ -59,6 +61,7 @@ func newEmulatorCmd() *cobra.Command {
 	var (
 		link, number, control, logLevel string
 		bridges                         []string
+		simFlags                        emulatorSIM
 	)
 	cmd := &cobra.Command{
 		Use:   "emulator --link PATH --number MSISDN",
@@ -95,10 +98,13 @@ interrupted. The optional loopback JSON control API:
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 				return &usageError{fmt.Errorf("emulator: --log-level: %w", err)}
 			}
+			if simFlags.profile == "" && (simFlags.counters != "" || simFlags.toolkit) {
+				return &usageError{errors.New("emulator: --sim-counters and --sim-toolkit need --sim PROFILE")}
+			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runEmulator(ctx, cmd, log, link, number, control, specs)
+			return runEmulator(ctx, cmd, log, link, number, control, specs, simFlags)
 		},
 	}
 	cmd.Flags().StringVar(&link, "link", "", "path of the symlink to the pty slave (required)")
@@ -106,22 +112,71 @@ interrupted. The optional loopback JSON control API:
 	cmd.Flags().StringVar(&control, "control", "", "loopback HOST:PORT of the JSON control API")
 	cmd.Flags().StringArrayVar(&bridges, "bridge", nil, "MSISDN=udp:HOST:PORT: SMS to MSISDN travel as UDP (repeatable)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().StringVar(&simFlags.profile, "sim", "", "SIM profile (YAML/JSON, e.g. configs/emulator-sim.yaml): an emulated SIM with the LwM2M UICC application")
+	cmd.Flags().StringVar(&simFlags.counters, "sim-counters", "", "file that persists the emulated SIM's counters (default: memory only)")
+	cmd.Flags().BoolVar(&simFlags.toolkit, "sim-toolkit", false, "the modem performs the SIM's SEND SHORT MESSAGE itself instead of leaving it to the host (91xx)")
 	return cmd
 }
 
-func runEmulator(ctx context.Context, cmd *cobra.Command, log *slog.Logger, link, number, control string, bridges []bridgeSpec) error {
+// emulatorSIM are the --sim flags.
+type emulatorSIM struct {
+	profile, counters string
+	toolkit           bool
+}
+
+// newSIM loads the emulated SIM; submit is where the modem sends the SIM's
+// SMS in the --sim-toolkit variant. A nil SIM (no --sim) must stay a nil
+// interface for the emulated modem.
+func (f emulatorSIM) newSIM(log *slog.Logger, submit func([]byte) error) (emumodem.SIM, *sim.Card, error) {
+	if f.profile == "" {
+		return nil, nil, nil
+	}
+	opts := sim.Options{CounterFile: f.counters, Logger: log}
+	if f.toolkit {
+		opts.Submit = submit
+	}
+	card, err := sim.Load(f.profile, opts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("emulator: %w", err)
+	}
+	return card, card, nil
+}
+
+func runEmulator(ctx context.Context, cmd *cobra.Command, log *slog.Logger, link, number, control string, bridges []bridgeSpec, simFlags emulatorSIM) error {
 	nw := network.New(network.Config{Log: log})
 	defer nw.Close()
-	// No emulated SIM is wired yet (internal/emu/sim): the modem answers
-	// +CCID/+CIMI with fixed values and +CSIM with +CME ERROR: 10.
-	em, err := emumodem.New(emumodem.Config{Link: link, Number: number, Network: nw, Log: log})
+	// Without --sim the modem answers +CCID/+CIMI with fixed values and
+	// +CSIM with +CME ERROR: 10.
+	var (
+		emMu sync.Mutex
+		em   *emumodem.Modem // set once the modem exists; the SIM submits through it
+	)
+	card, simCard, err := simFlags.newSIM(log, func(tpdu []byte) error {
+		emMu.Lock()
+		m := em
+		emMu.Unlock()
+		if m == nil {
+			return errors.New("emulator: modem not ready")
+		}
+		return m.SubmitFromSIM(tpdu)
+	})
 	if err != nil {
 		return err
 	}
-	defer em.Close()
-	nw.Attach(number, em)
+	m, err := emumodem.New(emumodem.Config{Link: link, Number: number, Network: nw, SIM: card, Log: log})
+	if err != nil {
+		return err
+	}
+	emMu.Lock()
+	em = m
+	emMu.Unlock()
+	defer m.Close()
+	nw.Attach(number, m)
 	out := cmd.OutOrStdout()
-	fmt.Fprintf(out, "emulated modem %s on %s, linked at %s\n", number, em.Path(), link)
+	fmt.Fprintf(out, "emulated modem %s on %s, linked at %s\n", number, m.Path(), link)
+	if simCard != nil {
+		fmt.Fprintf(out, "emulated SIM ICCID %s IMSI %s with the LwM2M UICC application\n", simCard.ICCID(), simCard.IMSI())
+	}
 	for _, b := range bridges {
 		local, err := nw.Bridge(b.number, b.addr, number)
 		if err != nil {

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"context"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	emumodem "github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/modem"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/sim"
@@ -63,5 +67,61 @@ func TestUICCAPDU(t *testing.T) {
 				t.Errorf("stderr %q lacks %q", errb.String(), tc.stderr)
 			}
 		})
+	}
+}
+
+// TestEmulatorWithSIM: "emulator --sim PROFILE" puts the emulated SIM in the
+// emulated modem; modem info shows its ICCID and uicc apdu reaches its
+// LwM2M application.
+func TestEmulatorWithSIM(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	link := filepath.Join(t.TempDir(), "ttyEMU")
+	pr, pw := io.Pipe()
+	cmd := newEmulatorCmd()
+	cmd.SetOut(pw)
+	cmd.SetErr(io.Discard)
+	cmd.SetArgs([]string{"--link", link, "--number", "+33600000001", "--log-level", "warn",
+		"--sim", "../../configs/emulator-sim.yaml", "--sim-counters", filepath.Join(t.TempDir(), "counters.json")})
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- cmd.ExecuteContext(runCtx)
+		pw.Close()
+	}()
+	sc := bufio.NewScanner(pr)
+	var lines []string
+	for len(lines) < 2 && sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	if len(lines) < 2 || lines[1] != "emulated SIM ICCID 8900100000000000018 IMSI 001010000000001 with the LwM2M UICC application" {
+		t.Fatalf("emulator printed %q", lines)
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"modem", "info", "--port", link}, &out, &errb); code != exitOK || !strings.Contains(out.String(), "8900100000000000018") {
+		t.Fatalf("modem info: %d %q %q", code, out.String(), errb.String())
+	}
+	out.Reset()
+	if code := run([]string{"uicc", "apdu", "--port", link, "00A4040C06F04C574D324D"}, &out, &errb); code != exitOK ||
+		!strings.Contains(out.String(), "< 9000 (normal ending)") {
+		t.Fatalf("uicc apdu: %d %q %q", code, out.String(), errb.String())
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestEmulatorSIMUsage(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"emulator", "--link", "/tmp/x", "--number", "+33600000001", "--sim-toolkit"}, &out, &errb); code != exitUsage ||
+		!strings.Contains(errb.String(), "need --sim PROFILE") {
+		t.Errorf("--sim-toolkit without --sim: %d %q", code, errb.String())
+	}
+	link := filepath.Join(t.TempDir(), "ttyEMU")
+	if code := run([]string{"emulator", "--link", link, "--number", "+33600000001", "--sim", "/nonexistent.yaml"}, &out, &errb); code != exitFail ||
+		!strings.Contains(errb.String(), "nonexistent.yaml") {
+		t.Errorf("missing profile: %d %q", code, errb.String())
 	}
 }
