@@ -160,16 +160,21 @@ func TestEndToEnd(t *testing.T) {
 			defer cancel()
 			srv := newServer(t)
 
-			// deliver hands one server SMS to the SIM: through the modem's
-			// SMS-PP download, or through the host's ENVELOPE.
-			deliver := func(tpdu []byte) bool {
+			// deliver hands the server's SMS (the parts of one packet) to
+			// the SIM: through the modem's SMS-PP download, or through the
+			// host's ENVELOPE; it returns the SIM's verdict.
+			deliver := func(tpdus ...[]byte) bool {
 				t.Helper()
-				w.serverSends(t, tpdu)
+				for _, tpdu := range tpdus {
+					w.serverSends(t, tpdu)
+				}
 				if !tc.downloadToSIM {
-					s := wait(t, w.hostSMS, "the SMS at the host")
-					rsp, err := w.app.DownloadSMS(ctx, nil, s.TPDU)
-					if err != nil || rsp.SW != uicc.SWOK {
-						t.Fatalf("DownloadSMS = %+v, %v", rsp, err)
+					for range tpdus {
+						s := wait(t, w.hostSMS, "the SMS at the host")
+						rsp, err := w.app.DownloadSMS(ctx, nil, s.TPDU)
+						if err != nil || rsp.SW != uicc.SWOK {
+							t.Fatalf("DownloadSMS = %+v, %v", rsp, err)
+						}
 					}
 				}
 				return wait(t, w.downloads, "the SIM's verdict")
@@ -230,7 +235,21 @@ func TestEndToEnd(t *testing.T) {
 				t.Errorf("the server received %x", s)
 			default:
 			}
-			if st := w.card.Stats(); st.Accepted != 1 || st.Dropped != 2 || st.Sent != 1 {
+
+			// A request too long for one SMS arrives in parts and is
+			// reassembled on the SIM.
+			long := append([]byte{0x40, 0x02, 0x5A, 0x18, 0xFF}, bytes.Repeat([]byte{0x42}, 295)...)
+			parts := srv.deliver(t, srv.h, long)
+			if len(parts) < 2 {
+				t.Fatalf("%d parts", len(parts))
+			}
+			if !deliver(parts...) {
+				t.Fatal("the SIM dropped a concatenated packet")
+			}
+			if recs, err := w.app.GetData(ctx); err != nil || len(recs) != 1 || !bytes.Equal(recs[0].Message, long) {
+				t.Fatalf("GetData of the long request = %d records, %v", len(recs), err)
+			}
+			if st := w.card.Stats(); st.Accepted != 2 || st.Dropped != 2 || st.Sent != 1 {
 				t.Errorf("SIM stats %+v", st)
 			}
 		})
