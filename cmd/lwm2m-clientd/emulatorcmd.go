@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -134,8 +135,8 @@ func (f simFlags) check() error {
 	if f.download != "host" && f.download != "modem" {
 		return fmt.Errorf("emulator: --sim-download %q: want host or modem", f.download)
 	}
-	if f.profile == "" && f.counters != "" {
-		return errors.New("emulator: --sim-counters needs --sim")
+	if f.profile == "" && (f.counters != "" || f.toolkit == "modem") {
+		return errors.New("emulator: --sim-counters and --sim-toolkit modem need --sim PROFILE")
 	}
 	return nil
 }
@@ -144,27 +145,46 @@ func runEmulator(ctx context.Context, cmd *cobra.Command, log *slog.Logger, link
 	nw := network.New(network.Config{Log: log})
 	defer nw.Close()
 	cfg := emumodem.Config{Link: link, Number: number, Network: nw, Log: log}
-	var em *emumodem.Modem // set before the card can send anything
+	var (
+		emMu sync.Mutex
+		em   *emumodem.Modem // guarded by emMu; set once the modem exists, the SIM submits through it
+		card *sim.Card
+	)
 	if sf.profile != "" {
 		opts := sim.Options{CounterFile: sf.counters, Logger: log}
 		if sf.toolkit == "modem" {
-			opts.Submit = func(tpdu []byte) error { return em.SubmitFromSIM(tpdu) }
+			opts.Submit = func(tpdu []byte) error {
+				emMu.Lock()
+				m := em
+				emMu.Unlock()
+				if m == nil {
+					return errors.New("emulator: modem not ready")
+				}
+				return m.SubmitFromSIM(tpdu)
+			}
 		}
-		card, err := sim.Load(sf.profile, opts)
+		var err error
+		card, err = sim.Load(sf.profile, opts)
 		if err != nil {
 			return fmt.Errorf("emulator: %w", err)
 		}
 		cfg.SIM = card
 	}
-	em, err := emumodem.New(cfg)
+	m, err := emumodem.New(cfg)
 	if err != nil {
 		return err
 	}
-	defer em.Close()
-	em.SetQuirks(func(q *emumodem.Quirks) { q.DownloadToSIM = sf.download == "modem" })
-	nw.Attach(number, em)
+	emMu.Lock()
+	em = m
+	emMu.Unlock()
+	defer m.Close()
+	m.SetQuirks(func(q *emumodem.Quirks) { q.DownloadToSIM = sf.download == "modem" })
+	nw.Attach(number, m)
 	out := cmd.OutOrStdout()
-	fmt.Fprintf(out, "emulated modem %s on %s, linked at %s\n", number, em.Path(), link)
+	fmt.Fprintf(out, "emulated modem %s on %s, linked at %s\n", number, m.Path(), link)
+	if card != nil {
+		fmt.Fprintf(out, "emulated SIM ICCID %s IMSI %s with the LwM2M UICC application\n", card.ICCID(), card.IMSI())
+	}
 	for _, b := range bridges {
 		local, err := nw.Bridge(b.number, b.addr, number)
 		if err != nil {

@@ -102,11 +102,13 @@ func TestEmulatorCommand(t *testing.T) {
 	}()
 	sc := bufio.NewScanner(pr)
 	var lines []string
-	for len(lines) < 2 && sc.Scan() {
+	for len(lines) < 3 && sc.Scan() {
 		lines = append(lines, sc.Text())
 	}
 	go func() { _, _ = io.Copy(io.Discard, pr) }()
-	if len(lines) < 2 || !strings.Contains(lines[0], "linked at "+link) || !strings.HasPrefix(lines[1], "control API on http://127.0.0.1:") {
+	// Lines: the modem, the SIM (--sim), the control API.
+	if len(lines) < 3 || !strings.Contains(lines[0], "linked at "+link) || !strings.HasPrefix(lines[1], "emulated SIM ICCID ") ||
+		!strings.HasPrefix(lines[2], "control API on http://127.0.0.1:") {
 		t.Fatalf("emulator printed %q", lines)
 	}
 	var out, errb bytes.Buffer
