@@ -117,7 +117,7 @@ func TestEmulatorCommand(t *testing.T) {
 		!strings.Contains(out.String(), "imsi:         001010000000001") {
 		t.Fatalf("modem info on the emulator: %d %q %q", code, out.String(), errb.String())
 	}
-	base := strings.TrimPrefix(lines[1], "control API on ")
+	base := strings.TrimPrefix(lines[2], "control API on ")
 	for _, action := range []string{"unplug", "replug", "reboot"} {
 		resp, err := http.Post(base+"/modem/"+action, "application/json", nil)
 		if err != nil {
