@@ -393,3 +393,22 @@ func TestSendRetryBoundedByDeadline(t *testing.T) {
 		t.Fatalf("want +CMS ERROR and deadline, got %v", err)
 	}
 }
+
+// TestIndicationInOtherStorage: a +CMTI naming another storage than the
+// configured one is swept there (+CPMS switched for the read, then back).
+func TestIndicationInOtherStorage(t *testing.T) {
+	r := newRig(t, rigOpt{delivery: modem.DeliveryStored, quirks: func(q *emu.Quirks) { q.IndicateStorage = "ME" }})
+	before := r.m.Health().LastSweep
+	r.must(r.emu.Deliver(r.ctx, deliverPDU(1)))
+	r.waitSMS(1)
+	r.waitHealth(func(h modem.Health) bool { return h.LastSweep.After(before) }) // after the restore
+	if len(r.emu.Stored()) != 0 {
+		t.Fatal("SMS not deleted")
+	}
+	cmds := r.emu.Commands()
+	i := slices.Index(cmds, `AT+CPMS="ME"`)
+	if i < 0 || !slices.Contains(cmds[i:], `AT+CPMS="SM","SM","SM"`) {
+		t.Fatalf("storage not switched and restored: %q", cmds)
+	}
+	r.noDuplicates()
+}
