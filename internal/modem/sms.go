@@ -73,7 +73,7 @@ func fatal(ctx context.Context, err error) bool {
 	return ctx.Err() != nil || errors.Is(err, ErrLinkDown)
 }
 
-func (d *dispatcher) handle(ctx context.Context, u URC) error {
+func (d *dispatcher) handle(ctx context.Context, u indication) error {
 	switch {
 	case u.Line == echoURC || hasAnyPrefix(u.Line, rebootURCs):
 		d.m.log.Warn("modem restarted", "indication", strings.TrimPrefix(u.Line, "\x00"))
@@ -99,7 +99,7 @@ func (d *dispatcher) handle(ctx context.Context, u URC) error {
 
 // direct hands off a +CMT SMS and acknowledges it afterwards (TS 27.005
 // §3.4.4 +CNMA; sms-pdu.md §11).
-func (d *dispatcher) direct(ctx context.Context, u URC) error {
+func (d *dispatcher) direct(ctx context.Context, u indication) error {
 	sms, err := parsePDU(u.PDU)
 	if err != nil {
 		d.m.log.Warn("undecodable +CMT dropped", "err", err)
@@ -147,7 +147,7 @@ func (d *dispatcher) ack(ctx context.Context, ok bool) error {
 	return nil
 }
 
-func (d *dispatcher) directReport(ctx context.Context, u URC) error {
+func (d *dispatcher) directReport(ctx context.Context, u indication) error {
 	sms, err := parsePDU(u.PDU)
 	if err != nil {
 		d.m.log.Warn("undecodable +CDS dropped", "err", err)
@@ -174,7 +174,7 @@ func (d *dispatcher) report(tpdu []byte, at time.Time) {
 }
 
 // stored handles +CMTI/+CDSI: read, hand off, then delete.
-func (d *dispatcher) stored(ctx context.Context, u URC, report bool) error {
+func (d *dispatcher) stored(ctx context.Context, u indication, report bool) error {
 	mem, idx, err := parseStoredIndication(u.Line)
 	if err != nil {
 		d.m.log.Warn("bad indication", "line", u.Line, "err", err)
