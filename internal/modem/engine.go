@@ -99,10 +99,10 @@ type engine struct {
 	needResync bool
 
 	mu      sync.Mutex
-	active  *pending // guarded by mu
-	echoOff bool     // guarded by mu: ATE0 succeeded, so an echo means reboot
-	stopped bool     // guarded by mu: the reader has exited
-	urcs    []indication    // guarded by mu: FIFO of unsolicited results
+	active  *pending     // guarded by mu
+	echoOff bool         // guarded by mu: ATE0 succeeded, so an echo means reboot
+	stopped bool         // guarded by mu: the reader has exited
+	urcs    []indication // guarded by mu: FIFO of unsolicited results
 	urcSig  chan struct{}
 	dropped int // guarded by mu: URCs dropped because the FIFO was full
 
