@@ -83,6 +83,28 @@
 //     ResetState (the deliberate reset) deletes it so the next start uses
 //     the configuration again.
 //
+// # Factory input from the configuration (for internal/daemon)
+//
+// objects does not import config; the daemon copies the values:
+//
+//	config.Server.ShortServerID, URI, Lifetime, Binding  → FactoryServer fields
+//	config.Server.NotificationStoring (nil: true)        → FactoryServer.NotificationStoring
+//	config.Server.DefaultPmin/DefaultPmax (0: absent)    → FactoryServer.DefaultPmin/DefaultPmax
+//	security.mode psk / nosec                            → FactorySecurity.Mode SecurityModePSK / SecurityModeNoSec
+//	security.psk_identity, psk_key                       → FactorySecurity.PSKIdentity, PSK (NewSecret)
+//	sms.number                                           → FactorySMS.Number (a leading "+" is dropped)
+//	sms.security_mode dtls / secure-packet / nosec       → FactorySMS.SecurityMode 1 / 2 / 3
+//	mode 2: kic‖kid‖spi‖tar (7 bytes)                    → FactorySMS.KeyParameters (resource 7)
+//	mode 2: kic_key‖kid_key (16/32/48 bytes)             → FactorySMS.SecretKey (resource 8)
+//	mode 1, psk_source sms: psk_identity, psk_key        → KeyParameters, SecretKey (resources 7, 8; as Anjay)
+//	mode 1, psk_source udp                               → leave 7/8 unset: resources 3/5 are used
+//	config.Bootstrap URI, Security, HoldOff              → FactoryBootstrap
+//	config.Device manufacturer/model/serial/firmware     → Options.Device (DeviceInfo)
+//
+// New validates every value as a bootstrap write would (ranges, bindings,
+// the reserved SMS security modes, key lengths) and the accounts as
+// Bootstrap-Finish would, and fails with the reason.
+//
 // The Device object's identity (manufacturer, model, serial, firmware)
 // always comes from the configuration (DeviceInfo), falling back to the
 // modem (ModemInfo). Values a server wrote (UTC offset, timezone) are

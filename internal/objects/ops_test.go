@@ -685,3 +685,24 @@ func TestStoreFailureRollsBack(t *testing.T) {
 		t.Errorf("committed state not stored: %v", err)
 	}
 }
+
+func TestFactoryValuesValidated(t *testing.T) {
+	for name, mut := range map[string]func(*Factory){
+		"binding":         func(f *Factory) { f.Servers[0].Binding = "T" },
+		"short server id": func(f *Factory) { f.Servers[0].ShortServerID = 0 },
+		"lifetime":        func(f *Factory) { f.Servers[0].Lifetime = 0 },
+		"sms mode":        func(f *Factory) { f.Servers[0].SMS.SecurityMode = 4 },
+		"sms key length":  func(f *Factory) { f.Servers[0].SMS.SecretKey = NewSecret(make([]byte, 20)) },
+		"sms number":      func(f *Factory) { f.Servers[0].SMS.Number = "call me" },
+		"key parameters":  func(f *Factory) { f.Servers[0].SMS.KeyParameters = []byte{1, 2, 3, 4, 5, 6} },
+		"uri":             func(f *Factory) { f.Servers[0].URI = "http://x" },
+	} {
+		f := testFactory()
+		mut(&f)
+		if _, err := New(Config{Factory: f}); err == nil {
+			t.Errorf("%s: invalid factory input accepted", name)
+		} else if strings.Contains(err.Error(), "0123456789abcdef") {
+			t.Errorf("%s: error shows key material: %v", name, err)
+		}
+	}
+}
