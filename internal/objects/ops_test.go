@@ -706,3 +706,15 @@ func TestFactoryValuesValidated(t *testing.T) {
 		}
 	}
 }
+
+func TestDefinitionsAreCopies(t *testing.T) {
+	tr, _ := New(Config{Factory: testFactory()})
+	defs := tr.Definitions()
+	if len(defs) != 4 || defs[0].ID != SecurityObjectID || defs[3].ID != DeviceObjectID {
+		t.Fatalf("definitions %d", len(defs))
+	}
+	defs[0].Resources[5].Secret = false
+	if rd, _ := tr.defs[0].Resource(5); !rd.Secret {
+		t.Fatalf("caller changed the tree's definitions")
+	}
+}

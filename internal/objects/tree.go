@@ -180,11 +180,16 @@ type Config struct {
 
 func (t *Tree) def(o uint16) *ObjectDef { return t.defs[o] }
 
-// Definitions returns the object definitions, sorted by ID.
-func (t *Tree) Definitions() []*ObjectDef {
-	out := make([]*ObjectDef, 0, len(t.defs))
+// Definitions returns copies of the object definitions, sorted by ID.
+func (t *Tree) Definitions() []ObjectDef {
+	out := make([]ObjectDef, 0, len(t.defs))
 	for _, id := range slices.Sorted(maps.Keys(t.defs)) {
-		out = append(out, t.defs[id])
+		d := *t.defs[id]
+		d.Resources = slices.Clone(d.Resources)
+		for k := range d.Resources {
+			d.Resources[k].Lengths = slices.Clone(d.Resources[k].Lengths)
+		}
+		out = append(out, d)
 	}
 	return out
 }
