@@ -31,6 +31,9 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newVersionCmd(),
 		newConfigCmd(),
 		newSMSCmd(),
+		newSecuredPacketCmd(),
+		newModemCmd(),
+		newEmulatorCmd(),
 	)
 	wrapArgs(root)
 	return root
