@@ -385,13 +385,13 @@ func TestErrorCodes(t *testing.T) {
 
 func TestConnectivityMonitoring(t *testing.T) {
 	m := &fakeModem{conn: Connectivity{NetworkBearer: i64(6), AvailableBearers: []int64{0, 2, 6}, RadioSignalStrength: i64(-97),
-		IPAddresses: []string{"10.0.0.2"}, CellID: i64(0x1A2B3C4), SMCC: i64(208), SMNC: i64(1)}}
+		IPAddresses: []string{"10.0.0.2"}, CellID: i64(0x1A2B3C4), SMCC: i64(208), SMNC: i64(1), LAC: i64(0x2F01)}}
 	tr, err := New(Config{Factory: testFactory(), Modem: m})
 	if err != nil {
 		t.Fatal(err)
 	}
 	b, _, code := tr.Read(Server(101), mustPath(t, "/4/0"), FormatJSON)
-	want := `{"bn":"/4/0/","e":[{"n":"0","v":6},{"n":"1/0","v":0},{"n":"1/1","v":2},{"n":"1/2","v":6},{"n":"2","v":-97},{"n":"4/0","sv":"10.0.0.2"},{"n":"8","v":27440068},{"n":"9","v":1},{"n":"10","v":208}]}`
+	want := `{"bn":"/4/0/","e":[{"n":"0","v":6},{"n":"1/0","v":0},{"n":"1/1","v":2},{"n":"1/2","v":6},{"n":"2","v":-97},{"n":"4/0","sv":"10.0.0.2"},{"n":"8","v":27440068},{"n":"9","v":1},{"n":"10","v":208},{"n":"12","v":12033}]}`
 	if code != Content || string(b) != want {
 		t.Errorf("read /4/0 = %s\nwant %s", b, want)
 	}
