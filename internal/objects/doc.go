@@ -57,13 +57,18 @@
 //     daemon only as Secret through Servers()/BootstrapServer().
 //   - Only the bootstrap caller writes or deletes the Security object; it
 //     cannot Read, Execute or Create (LwM2M 1.0 has no Bootstrap-Read).
-//   - With more than one Server instance, Access Control (object 2)
-//     applies to DM servers (§7.3.1): an instance without an Access Control
+//   - With more than one DM server account (Security instances that are
+//     not the bootstrap account; a DM server cannot create those, so it
+//     cannot switch modes by creating a Server instance), Access Control
+//     (object 2) applies to DM servers (§7.3.1): an instance without an Access Control
 //     instance is reachable by no server; the ACL entry for the server,
 //     else the owner's full rights (R, W, E, D), else the default entry
 //     (instance 0) decide; Create needs the C bit on the (object, 65535)
 //     instance, and the created instance gets an Access Control instance
-//     owned by its creator. With one server there is no ACL check.
+//     owned by its creator. Every server may read Access Control
+//     instances; only an instance's owner writes it, and only the
+//     bootstrap path creates or deletes them. With one server there is no
+//     ACL check.
 //
 // # Configuration and stored state
 //
