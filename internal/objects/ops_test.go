@@ -718,3 +718,83 @@ func TestDefinitionsAreCopies(t *testing.T) {
 		t.Fatalf("caller changed the tree's definitions")
 	}
 }
+
+func TestSecurityInstanceRules(t *testing.T) {
+	base := func(uri string, mode int64) *Instance {
+		in := &Instance{ID: 1}
+		in.Set(SingleResource(0, StringValue(uri)))
+		in.Set(SingleResource(1, BoolValue(false)))
+		in.Set(SingleResource(2, IntValue(mode)))
+		in.Set(SingleResource(10, IntValue(101)))
+		return in
+	}
+	with := func(in *Instance, rs ...Resource) *Instance {
+		for _, r := range rs {
+			in.Set(r)
+		}
+		return in
+	}
+	psk := []Resource{SingleResource(3, OpaqueValue([]byte("id"))), SingleResource(5, OpaqueValue([]byte("k")))}
+	sms := func(mode int64) []Resource {
+		return []Resource{SingleResource(6, IntValue(mode)), SingleResource(9, StringValue("33612345678"))}
+	}
+	for _, tc := range []struct {
+		name string
+		in   *Instance
+		ok   bool
+	}{
+		{"coap nosec", base("coap://h", SecurityModeNoSec), true},
+		{"coap with psk mode", with(base("coap://h", SecurityModePSK), psk...), false},
+		{"coaps psk", with(base("coaps://h", SecurityModePSK), psk...), true},
+		{"coaps without key", base("coaps://h", SecurityModePSK), false},
+		{"coaps certificate mode", base("coaps://h", SecurityModeCertificate), false},
+		{"sms uri", base("sms://33612345678", SecurityModeNoSec), true},
+		{"tel uri", base("tel:+33612345678", SecurityModeNoSec), true},
+		{"http uri", base("http://h", SecurityModeNoSec), false},
+		{"no short server id", func() *Instance { in := base("coap://h", 3); delete(in.Resources, 10); return in }(), false},
+		{"bootstrap without short server id", func() *Instance {
+			in := base("coap://h", 3)
+			delete(in.Resources, 10)
+			in.Set(SingleResource(1, BoolValue(true)))
+			return in
+		}(), true},
+		{"sms mode without number", with(base("coap://h", 3), SingleResource(6, IntValue(3))), false},
+		{"sms nosec", with(base("coap://h", 3), sms(SMSModeNoSec)...), true},
+		{"sms dtls without any psk", with(base("coap://h", 3), sms(SMSModeDTLS)...), false},
+		{"sms dtls with 7/8", with(base("coap://h", 3), append(sms(SMSModeDTLS), SingleResource(7, OpaqueValue([]byte("id"))), SingleResource(8, OpaqueValue(make([]byte, 16))))...), true},
+		{"sms dtls with 3/5", with(base("coaps://h", SecurityModePSK), append(sms(SMSModeDTLS), psk...)...), true},
+		{"sms secure packet without keys", with(base("coap://h", 3), append(sms(SMSModeSecurePacket), SingleResource(7, OpaqueValue(make([]byte, 7))))...), false},
+	} {
+		err := checkSecurityInstance(tc.in, DefaultSMSKeyParamLengths)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: err = %v, want ok=%v", tc.name, err, tc.ok)
+		}
+	}
+}
+
+func TestValueAccessor(t *testing.T) {
+	tr := specTree(t)
+	if r, ok := tr.Value(mustPath(t, "/3/0/7/1")); !ok || r.Value.Int() != 5000 {
+		t.Errorf("resource instance value = %+v %v", r, ok)
+	}
+	if r, ok := tr.Value(mustPath(t, "/3/0/7")); !ok || !r.Multiple || len(r.Instances) != 2 {
+		t.Errorf("multiple resource value = %+v %v", r, ok)
+	}
+	for _, p := range []string{"/0/1/5", "/0/1/8", "/3/0", "/3/0/7/9", "/3/0/21", "/9/0/0", "/3/4/0"} {
+		if _, ok := tr.Value(mustPath(t, p)); ok {
+			t.Errorf("Value(%s) returned something", p)
+		}
+	}
+	if v, ok := tr.Value(mustPath(t, "/0/1/0")); !ok || v.Value.Str() != "coaps://dm.example:5684" {
+		t.Errorf("Value(/0/1/0) = %v %v", v, ok)
+	}
+	if !tr.Exists(mustPath(t, "/3/0/7/1")) || tr.Exists(mustPath(t, "/3/0/7/5")) || !tr.Exists(RootPath) || tr.Exists(mustPath(t, "/8")) {
+		t.Errorf("Exists wrong")
+	}
+	var got []Change
+	tr2, _ := New(Config{Factory: testFactory(), Hooks: Hooks{OnChange: func(c []Change) { got = append(got, c...) }}})
+	tr2.NotifyChanged(mustPath(t, "/4/0/2"))
+	if len(got) != 1 || got[0].Path.String() != "/4/0/2" || got[0].Kind != ChangeValue {
+		t.Errorf("NotifyChanged = %+v", got)
+	}
+}

@@ -178,8 +178,6 @@ type Config struct {
 	Factory Factory
 }
 
-func (t *Tree) def(o uint16) *ObjectDef { return t.defs[o] }
-
 // Definitions returns copies of the object definitions, sorted by ID.
 func (t *Tree) Definitions() []ObjectDef {
 	out := make([]ObjectDef, 0, len(t.defs))
@@ -344,7 +342,7 @@ func (t *Tree) Read(c Caller, p Path, accept ContentFormat) ([]byte, ContentForm
 	default:
 		return nil, NoFormat, NotAcceptable
 	}
-	b, err := encodePayload(p, f, t.def, ins)
+	b, err := encodePayload(p, f, ins)
 	if err != nil {
 		if err == errFormatTarget {
 			return nil, NoFormat, NotAcceptable
