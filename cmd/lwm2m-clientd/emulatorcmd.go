@@ -61,7 +61,7 @@ func newEmulatorCmd() *cobra.Command {
 	var (
 		link, number, control, logLevel string
 		bridges                         []string
-		simFlags                        emulatorSIM
+		simOpts                         simFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "emulator --link PATH --number MSISDN",
@@ -72,7 +72,9 @@ interrupted. The optional loopback JSON control API:
   POST /sms        {"from":"+...","pdu":"HEX"} or {"from":...,"pid":n,"dcs":n,"udh":"HEX","ud":"HEX"}
   GET  /sms/sent   the SMS the modem submitted (to, pdu, time)
   POST /faults     {"loss":0.1,"duplication":0.05,"delay":"2s","jitter":"1s"}
---bridge MSISDN=udp:HOST:PORT carries SMS to MSISDN as UDP datagrams to HOST:PORT and back.`,
+--bridge MSISDN=udp:HOST:PORT carries SMS to MSISDN as UDP datagrams to HOST:PORT and back.
+--sim PROFILE puts an emulated UICC with the LwM2M application in the modem (e.g.
+configs/emulator-sim.yaml); without it the modem answers +CSIM with +CME ERROR: 10.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if link == "" || number == "" {
@@ -94,17 +96,17 @@ interrupted. The optional loopback JSON control API:
 					return &usageError{err}
 				}
 			}
+			if err := simOpts.check(); err != nil {
+				return &usageError{err}
+			}
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 				return &usageError{fmt.Errorf("emulator: --log-level: %w", err)}
 			}
-			if simFlags.profile == "" && (simFlags.counters != "" || simFlags.toolkit) {
-				return &usageError{errors.New("emulator: --sim-counters and --sim-toolkit need --sim PROFILE")}
-			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runEmulator(ctx, cmd, log, link, number, control, specs, simFlags)
+			return runEmulator(ctx, cmd, log, link, number, control, specs, simOpts)
 		},
 	}
 	cmd.Flags().StringVar(&link, "link", "", "path of the symlink to the pty slave (required)")
@@ -112,58 +114,61 @@ interrupted. The optional loopback JSON control API:
 	cmd.Flags().StringVar(&control, "control", "", "loopback HOST:PORT of the JSON control API")
 	cmd.Flags().StringArrayVar(&bridges, "bridge", nil, "MSISDN=udp:HOST:PORT: SMS to MSISDN travel as UDP (repeatable)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
-	cmd.Flags().StringVar(&simFlags.profile, "sim", "", "SIM profile (YAML/JSON, e.g. configs/emulator-sim.yaml): an emulated SIM with the LwM2M UICC application")
-	cmd.Flags().StringVar(&simFlags.counters, "sim-counters", "", "file that persists the emulated SIM's counters (default: memory only)")
-	cmd.Flags().BoolVar(&simFlags.toolkit, "sim-toolkit", false, "the modem performs the SIM's SEND SHORT MESSAGE itself instead of leaving it to the host (91xx)")
+	cmd.Flags().StringVar(&simOpts.profile, "sim", "", "profile (YAML) of an emulated UICC to insert")
+	cmd.Flags().StringVar(&simOpts.counters, "sim-counters", "", "file persisting the UICC's secured-packet counters")
+	cmd.Flags().StringVar(&simOpts.toolkit, "sim-toolkit", "host", "who runs the SIM toolkit: host (SEND SHORT MESSAGE via 91xx/FETCH) or modem")
+	cmd.Flags().StringVar(&simOpts.download, "sim-download", "modem", "who gets class 2 / PID 7F SMS: modem (ENVELOPE to the SIM, silently) or host (+CMTI)")
 	return cmd
 }
 
-// emulatorSIM are the --sim flags.
-type emulatorSIM struct {
-	profile, counters string
-	toolkit           bool
+// simFlags choose the emulated UICC and how the modem treats it.
+type simFlags struct {
+	profile, counters, toolkit, download string
 }
 
-// newSIM loads the emulated SIM; submit is where the modem sends the SIM's
-// SMS in the --sim-toolkit variant. A nil SIM (no --sim) must stay a nil
-// interface for the emulated modem.
-func (f emulatorSIM) newSIM(log *slog.Logger, submit func([]byte) error) (emumodem.SIM, *sim.Card, error) {
-	if f.profile == "" {
-		return nil, nil, nil
+func (f simFlags) check() error {
+	if f.toolkit != "host" && f.toolkit != "modem" {
+		return fmt.Errorf("emulator: --sim-toolkit %q: want host or modem", f.toolkit)
 	}
-	opts := sim.Options{CounterFile: f.counters, Logger: log}
-	if f.toolkit {
-		opts.Submit = submit
+	if f.download != "host" && f.download != "modem" {
+		return fmt.Errorf("emulator: --sim-download %q: want host or modem", f.download)
 	}
-	card, err := sim.Load(f.profile, opts)
-	if err != nil {
-		return nil, nil, fmt.Errorf("emulator: %w", err)
+	if f.profile == "" && (f.counters != "" || f.toolkit == "modem") {
+		return errors.New("emulator: --sim-counters and --sim-toolkit modem need --sim PROFILE")
 	}
-	return card, card, nil
+	return nil
 }
 
-func runEmulator(ctx context.Context, cmd *cobra.Command, log *slog.Logger, link, number, control string, bridges []bridgeSpec, simFlags emulatorSIM) error {
+func runEmulator(ctx context.Context, cmd *cobra.Command, log *slog.Logger, link, number, control string, bridges []bridgeSpec, sf simFlags) error {
 	nw := network.New(network.Config{Log: log})
 	defer nw.Close()
-	// Without --sim the modem answers +CCID/+CIMI with fixed values and
-	// +CSIM with +CME ERROR: 10.
+	cfg := emumodem.Config{Link: link, Number: number, Network: nw, Log: log}
 	var (
 		emMu sync.Mutex
-		em   *emumodem.Modem // set once the modem exists; the SIM submits through it
+		em   *emumodem.Modem // guarded by emMu; set once the modem exists, the SIM submits through it
+		card *sim.Card
 	)
-	card, simCard, err := simFlags.newSIM(log, func(tpdu []byte) error {
-		emMu.Lock()
-		m := em
-		emMu.Unlock()
-		if m == nil {
-			return errors.New("emulator: modem not ready")
+	if sf.profile != "" {
+		opts := sim.Options{CounterFile: sf.counters, Logger: log}
+		if sf.toolkit == "modem" {
+			opts.Submit = func(tpdu []byte) error {
+				emMu.Lock()
+				m := em
+				emMu.Unlock()
+				if m == nil {
+					return errors.New("emulator: modem not ready")
+				}
+				return m.SubmitFromSIM(tpdu)
+			}
 		}
-		return m.SubmitFromSIM(tpdu)
-	})
-	if err != nil {
-		return err
+		var err error
+		card, err = sim.Load(sf.profile, opts)
+		if err != nil {
+			return fmt.Errorf("emulator: %w", err)
+		}
+		cfg.SIM = card
 	}
-	m, err := emumodem.New(emumodem.Config{Link: link, Number: number, Network: nw, SIM: card, Log: log})
+	m, err := emumodem.New(cfg)
 	if err != nil {
 		return err
 	}
@@ -171,11 +176,12 @@ func runEmulator(ctx context.Context, cmd *cobra.Command, log *slog.Logger, link
 	em = m
 	emMu.Unlock()
 	defer m.Close()
+	m.SetQuirks(func(q *emumodem.Quirks) { q.DownloadToSIM = sf.download == "modem" })
 	nw.Attach(number, m)
 	out := cmd.OutOrStdout()
 	fmt.Fprintf(out, "emulated modem %s on %s, linked at %s\n", number, m.Path(), link)
-	if simCard != nil {
-		fmt.Fprintf(out, "emulated SIM ICCID %s IMSI %s with the LwM2M UICC application\n", simCard.ICCID(), simCard.IMSI())
+	if card != nil {
+		fmt.Fprintf(out, "emulated SIM ICCID %s IMSI %s with the LwM2M UICC application\n", card.ICCID(), card.IMSI())
 	}
 	for _, b := range bridges {
 		local, err := nw.Bridge(b.number, b.addr, number)

@@ -115,7 +115,7 @@ func TestEmulatorWithSIM(t *testing.T) {
 
 func TestEmulatorSIMUsage(t *testing.T) {
 	var out, errb bytes.Buffer
-	if code := run([]string{"emulator", "--link", "/tmp/x", "--number", "+33600000001", "--sim-toolkit"}, &out, &errb); code != exitUsage ||
+	if code := run([]string{"emulator", "--link", "/tmp/x", "--number", "+33600000001", "--sim-toolkit", "modem"}, &out, &errb); code != exitUsage ||
 		!strings.Contains(errb.String(), "need --sim PROFILE") {
 		t.Errorf("--sim-toolkit without --sim: %d %q", code, errb.String())
 	}
