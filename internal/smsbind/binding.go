@@ -250,7 +250,7 @@ func (b *Binding) poll(ctx context.Context) {
 		case <-b.clock.After(b.cfg.PollInterval):
 		}
 		b.uiccMu.Lock()
-		_, err := b.fetch(ctx)
+		_, err := b.fetch(ctx, nil)
 		b.uiccMu.Unlock()
 		if err != nil && ctx.Err() == nil {
 			b.log.Warn("GET DATA poll failed", "err", err)
@@ -414,10 +414,21 @@ func (b *Binding) routeSecurePacket(ctx context.Context, s *server, sms SMS, d a
 			smsc = p[1:] // TS 102 223 §8.1: TON/NPI ‖ BCD, without the length octet
 		}
 	}
+	// The card may answer a download with proactive commands that send
+	// SMS (a PoR by SEND SHORT MESSAGE): the flood limit applies here. The
+	// CoAP message this download yields is not charged again.
+	if !b.allow(s) {
+		return nil
+	}
 	b.uiccMu.Lock()
 	defer b.uiccMu.Unlock()
 	rsp, err := b.uicc.DownloadSMS(ctx, smsc, sms.TPDU)
-	if err != nil {
+	switch {
+	case err != nil && rsp.SW.OK():
+		// The card took the packet; only serving its proactive commands
+		// failed. Re-downloading would be a replay, so go on.
+		s.log.Warn("proactive command after SMS-PP download failed", "err", err)
+	case err != nil:
 		return fmt.Errorf("smsbind: ENVELOPE SMS-PP download from %s: %w", d.OA.String(), err)
 	}
 	switch {
@@ -430,7 +441,7 @@ func (b *Binding) routeSecurePacket(ctx context.Context, s *server, sms SMS, d a
 		s.log.Debug("SMS dropped: the UICC refused the secured packet", "sw", rsp.SW.String())
 		return nil
 	}
-	got, err := b.fetch(ctx)
+	got, err := b.fetch(ctx, s)
 	if err != nil {
 		// The packet is on the card; the next poll fetches it.
 		s.log.Warn("GET DATA after SMS-PP download failed; the poll will retry", "err", err)
@@ -450,8 +461,10 @@ func (b *Binding) routeSecurePacket(ctx context.Context, s *server, sms SMS, d a
 }
 
 // fetch runs GET DATA and routes each record; b.uiccMu must be held. It
-// returns how many messages each server got.
-func (b *Binding) fetch(ctx context.Context) (map[*server]int, error) {
+// returns how many messages each server got. One record of prepaid (the
+// server whose SMS was just downloaded) was charged to the rate limit
+// already.
+func (b *Binding) fetch(ctx context.Context, prepaid *server) (map[*server]int, error) {
 	recs, err := b.uicc.GetData(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("smsbind: GET DATA: %w", err)
@@ -467,7 +480,9 @@ func (b *Binding) fetch(ctx context.Context) (map[*server]int, error) {
 			b.log.Debug("UICC message ignored: address is no secure-packet server's number", "msisdn", r.Address.String())
 			continue
 		}
-		if !b.allow(s) {
+		if s == prepaid {
+			prepaid = nil
+		} else if !b.allow(s) {
 			continue
 		}
 		s.conn.setReplyTo(r.Address)

@@ -204,6 +204,33 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
+func TestSecurePacketRateLimitBeforeEnvelope(t *testing.T) {
+	r := newRig(t, Config{PerSender: Limit{Count: 1, Interval: time.Hour}})
+	r.card.onEnv = func([]byte) []uicc.Record {
+		return []uicc.Record{{Address: mustAddr(t, spNumber), Message: coapTrigger}}
+	}
+	ctx := testCtx(t, 5*time.Second)
+	for i := range 2 {
+		tpdu := deliver(t, spNumber, atpdu.PIDUSIMDataDownload, 0xF6, atpdu.UDH{atpdu.CommandPacketIE()}, []byte{0x00, 0x30, byte(i)})
+		if err := r.b.HandleSMS(ctx, SMS{TPDU: tpdu}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The first SMS costs one token for the download and its message; the
+	// second never reaches the card (whose answer could send a PoR).
+	if st := r.b.Stats().SecurePacket; st.Accepted != 1 || st.DroppedRate != 1 || len(r.card.envelopes) != 1 {
+		t.Errorf("stats %+v, %d envelopes", st, len(r.card.envelopes))
+	}
+	// Polled messages are charged one by one.
+	r.card.queue(uicc.Record{Address: mustAddr(t, spNumber), Message: coapGet})
+	r.b.uiccMu.Lock()
+	got, err := r.b.fetch(ctx, nil)
+	r.b.uiccMu.Unlock()
+	if err != nil || len(got) != 0 || r.b.Stats().SecurePacket.DroppedRate != 2 {
+		t.Errorf("polled over the limit: %v %v %+v", got, err, r.b.Stats().SecurePacket)
+	}
+}
+
 func TestAcceptAnySenderNoSec(t *testing.T) {
 	r := newRig(t, Config{AcceptAnySenderNoSec: true})
 	if err := r.b.HandleSMS(testCtx(t, 5*time.Second), SMS{TPDU: deliver(t, strangerNr, 0, 0x04, nil, coapGet)}); err != nil {

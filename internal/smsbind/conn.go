@@ -129,28 +129,41 @@ func (c *Conn) Read(b []byte) (int, error) {
 		dl, changed := c.rdl, c.rdlCh
 		c.mu.Unlock()
 		var timeout <-chan time.Time
+		var t *time.Timer
 		if !dl.IsZero() {
 			d := time.Until(dl)
 			if d <= 0 {
 				return 0, os.ErrDeadlineExceeded
 			}
-			t := time.NewTimer(d)
-			defer t.Stop()
+			t = time.NewTimer(d)
 			timeout = t.C
 		}
-		select {
-		case m := <-c.in:
-			n := copy(b, m)
-			if n < len(m) {
-				return n, io.ErrShortBuffer
-			}
-			return n, nil
-		case <-c.done:
-			return 0, net.ErrClosed
-		case <-timeout:
-			return 0, os.ErrDeadlineExceeded
-		case <-changed:
+		n, again, err := c.readOnce(b, timeout, changed)
+		if t != nil {
+			t.Stop()
 		}
+		if !again {
+			return n, err
+		}
+	}
+}
+
+// readOnce waits for one message, the deadline, Close or a deadline change
+// (again: wait anew).
+func (c *Conn) readOnce(b []byte, timeout <-chan time.Time, changed <-chan struct{}) (n int, again bool, err error) {
+	select {
+	case m := <-c.in:
+		n := copy(b, m)
+		if n < len(m) {
+			return n, false, io.ErrShortBuffer
+		}
+		return n, false, nil
+	case <-c.done:
+		return 0, false, net.ErrClosed
+	case <-timeout:
+		return 0, false, os.ErrDeadlineExceeded
+	case <-changed:
+		return 0, true, nil
 	}
 }
 

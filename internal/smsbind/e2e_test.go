@@ -333,8 +333,11 @@ type dtlsServer struct {
 	last   [][]byte // guarded by mu: SMS user data sent, as sent
 }
 
-func (s *dtlsServer) SendSMS(_ context.Context, _ string, ud []byte, _ time.Duration) error {
-	return nil
+// sent is how many SMS the server sent.
+func (s *dtlsServer) sent() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.last)
 }
 
 func newDTLSServer(w *world) *dtlsServer {
@@ -392,15 +395,14 @@ func TestE2EDTLS(t *testing.T) {
 	if err := <-hsDone; err != nil {
 		t.Fatalf("server handshake: %v", err)
 	}
-	handshakeSMS := len(w.deviceSent())
-	if handshakeSMS == 0 || handshakeSMS > 3 {
-		t.Errorf("device sent %d handshake SMS", handshakeSMS)
-	}
-	// Drain the handshake SMS the driver handed over.
-	for len(w.handled) > 0 {
-		<-w.handled
+	// Issue 8: a full handshake with HelloVerifyRequest costs at most 6 SMS.
+	devHS, srvHS := len(w.deviceSent()), srv.sent()
+	w.waitHandled(srvHS)
+	if devHS+srvHS > 6 {
+		t.Errorf("handshake took %d device + %d server SMS", devHS, srvHS)
 	}
 
+	// With a live session a trigger costs 1 SMS in and 1 out.
 	if _, err := srv.conn.Write(coapTrigger); err != nil {
 		t.Fatal(err)
 	}
@@ -414,11 +416,28 @@ func TestE2EDTLS(t *testing.T) {
 	if err != nil || !bytes.Equal(buf[:n], coapChanged) {
 		t.Fatalf("server read %x, %v", buf[:n], err)
 	}
-	for len(w.handled) > 0 {
-		<-w.handled
+	w.waitHandled(1)
+	if in, out := srv.sent()-srvHS, len(w.deviceSent())-devHS; in != 1 || out != 1 {
+		t.Errorf("trigger cost %d SMS in, %d out", in, out)
 	}
 	before := len(w.deviceSent())
 	st0 := w.b.Stats()
+	dst0, _ := w.b.DTLSStats(2)
+
+	// A status report on one of the device's SMS goes to delivery tracking,
+	// never to DTLS.
+	ra, _ := atpdu.ParseAddress(dtlsNumber)
+	ts := atpdu.Timestamp{Year: 2026, Month: 11, Day: 28}
+	sr, err := atpdu.StatusReport{MR: 1, RA: ra, SCTS: ts, DT: ts, ST: atpdu.StatusDelivered}.Append(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.b.HandleSMS(w.ctx, SMS{TPDU: sr}); err != nil {
+		t.Fatal(err)
+	}
+	if dst, _ := w.b.DTLSStats(2); dst != dst0 {
+		t.Errorf("a status report changed the DTLS session: %+v → %+v", dst0, dst)
+	}
 
 	// A tampered record from the right number, a valid record from the
 	// wrong number, and a record replayed are all dropped without reply.
@@ -434,8 +453,18 @@ func TestE2EDTLS(t *testing.T) {
 	w.waitHandled(1)
 	w.from(strangerNr, eightBit(prev))
 	w.waitHandled(1)
+	// Replayed: the accepted trigger record again from the right number
+	// (TP-LP set so that it is not an exact duplicate TPDU): the DTLS
+	// replay window drops it.
+	replay := eightBit(prev)
+	replay.LP = true
+	w.from(dtlsNumber, replay)
+	w.waitHandled(1)
 	w.noQueued()
 	st := w.b.Stats()
+	if st.StatusReports != 1 || st.DTLS.Received != st0.DTLS.Received+2 {
+		t.Errorf("stats %+v", st)
+	}
 	if st.DTLS.DroppedBadlySec != st0.DTLS.DroppedBadlySec+1 || st.Total.DroppedSender != st0.Total.DroppedSender+1 {
 		t.Errorf("stats %+v (before %+v)", st, st0)
 	}
@@ -598,8 +627,12 @@ func TestE2ESecurePacket(t *testing.T) {
 			if n := len(w.deviceSent()); n != before {
 				t.Errorf("%d SMS sent in reply to bad SMS", n-before)
 			}
+			// The card saw the tampered and the replayed packet and
+			// dropped both; the spoofed one reaches it only when the
+			// modem downloads by itself.
 			cs := w.card.Stats()
-			if cs.Dropped != 2 {
+			wantAccepted := map[bool]int{true: 1, false: 2}[hostDownload]
+			if cs.Dropped != 2 || cs.Accepted != wantAccepted || cs.Sent != 1 {
 				t.Errorf("card stats %+v", cs)
 			}
 			if hostDownload {
