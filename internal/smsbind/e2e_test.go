@@ -86,14 +86,20 @@ func (s *memStore) Save(n string, b []byte) error {
 }
 
 type world struct {
-	t       *testing.T
-	ctx     context.Context
-	net     *network.Network
-	emu     *emu.Modem
-	card    *sim.Card
-	m       *modem.Modem
-	b       *Binding
-	clk     *fakeClock
+	t     *testing.T
+	ctx   context.Context
+	net   *network.Network
+	emu   *emu.Modem
+	card  *sim.Card
+	m     *modem.Modem
+	store *memStore // DTLS sessions, kept across binding restarts
+	cfg   Config
+	clk   *fakeClock
+
+	bmu   sync.Mutex
+	b     *Binding // guarded by bmu (the driver's handler reads it)
+	bstop func()   // stops the binding's Run and waits
+
 	handled chan struct{} // one per SMS the driver handed to the binding
 	dl      chan bool     // one per complete SMS-PP download on the card
 	boxes   map[string]*inbox
@@ -104,6 +110,17 @@ type world struct {
 // to the host instead of downloading them to the SIM itself.
 func newWorld(t *testing.T, hostDownload bool) *world {
 	t.Helper()
+	return newWorldWith(t, worldOpts{hostDownload: hostDownload})
+}
+
+type worldOpts struct {
+	hostDownload bool
+	initialRTO   time.Duration // DTLS; zero: the smsdtls default
+}
+
+func newWorldWith(t *testing.T, o worldOpts) *world {
+	t.Helper()
+	hostDownload := o.hostDownload
 	checkLeaks(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	w := &world{t: t, ctx: ctx, clk: newFakeClock(), handled: make(chan struct{}, 1000), dl: make(chan bool, 100), boxes: map[string]*inbox{}}
@@ -128,12 +145,10 @@ func newWorld(t *testing.T, hostDownload bool) *world {
 		w.net.Attach(n, w.boxes[n])
 	}
 
-	var bmu sync.Mutex
-	var bind *Binding
 	w.m, err = modem.New(modem.Config{Port: link, Delivery: modem.DeliveryDirect, HandleSMS: func(ctx context.Context, s modem.SMS) error {
-		bmu.Lock()
-		b := bind
-		bmu.Unlock()
+		w.bmu.Lock()
+		b := w.b
+		w.bmu.Unlock()
 		err := b.HandleSMS(ctx, SMS{TPDU: s.TPDU, SMSC: s.SMSC})
 		w.handled <- struct{}{}
 		return err
@@ -141,12 +156,8 @@ func newWorld(t *testing.T, hostDownload bool) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	send := func(ctx context.Context, tpdu []byte) error { _, err := w.m.SendSMS(ctx, tpdu); return err }
-	app, err := uicc.New(uicc.TransportFunc(w.m.CSIM), uicc.Config{}, send, uicc.WithLogger(testLog(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := Config{
+	w.store = &memStore{m: map[string][]byte{}}
+	w.cfg = Config{
 		Servers: []Server{
 			{ID: 1, Number: nosecNumber, Mode: ModeNoSec},
 			{ID: 2, Number: dtlsNumber, Mode: ModeDTLS, PSKIdentity: e2eIdentity, PSK: e2eKey},
@@ -154,25 +165,17 @@ func newWorld(t *testing.T, hostDownload bool) *world {
 		},
 		CountryCode:  "33",
 		PollInterval: 30 * time.Second,
+		InitialRTO:   o.initialRTO,
 	}
-	b, err := New(cfg, SubmitFunc(send), WithUICC(app), WithSessionStore(&memStore{m: map[string][]byte{}}),
-		WithClock(w.clk), WithLogger(testLog(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	bmu.Lock()
-	bind = b
-	bmu.Unlock()
-	w.b = b
+	w.startBinding()
 
 	runCtx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = w.m.Run(runCtx) })
-	wg.Go(func() { _ = b.Run(runCtx) })
 	t.Cleanup(func() {
+		w.stopBinding()
 		stop()
 		wg.Wait()
-		b.Close()
 		w.emu.Close()
 		w.net.Close()
 		cancel()
@@ -188,6 +191,40 @@ func newWorld(t *testing.T, hostDownload bool) *world {
 		}
 	}
 	return w
+}
+
+// startBinding builds a binding over the world's modem, card and session
+// store and runs it: a daemon (re)start.
+func (w *world) startBinding() {
+	w.t.Helper()
+	send := func(ctx context.Context, tpdu []byte) error { _, err := w.m.SendSMS(ctx, tpdu); return err }
+	app, err := uicc.New(uicc.TransportFunc(w.m.CSIM), uicc.Config{}, send, uicc.WithLogger(testLog(w.t)))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	b, err := New(w.cfg, SubmitFunc(send), WithUICC(app), WithSessionStore(w.store), WithClock(w.clk), WithLogger(testLog(w.t)))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(w.ctx)
+	done := make(chan struct{})
+	go func() { _ = b.Run(ctx); close(done) }()
+	w.bmu.Lock()
+	w.b = b
+	w.bstop = func() { cancel(); <-done; b.Close() }
+	w.bmu.Unlock()
+}
+
+// stopBinding stops the running binding (a daemon stop; the session store
+// survives).
+func (w *world) stopBinding() {
+	w.bmu.Lock()
+	stop := w.bstop
+	w.bstop = nil
+	w.bmu.Unlock()
+	if stop != nil {
+		stop()
+	}
 }
 
 // from sends an SMS-DELIVER into the network from number.
@@ -340,7 +377,9 @@ func (s *dtlsServer) sent() int {
 	return len(s.last)
 }
 
-func newDTLSServer(w *world) *dtlsServer {
+func newDTLSServer(w *world) *dtlsServer { return newDTLSServerRTO(w, smsdtls.DefaultInitialRTO) }
+
+func newDTLSServerRTO(w *world, rto time.Duration) *dtlsServer {
 	w.t.Helper()
 	s := &dtlsServer{}
 	sender := senderFunc(func(_ context.Context, to string, ud []byte, _ time.Duration) error {
@@ -354,7 +393,7 @@ func newDTLSServer(w *world) *dtlsServer {
 		s.mu.Unlock()
 		return w.net.SendFrom(dtlsNumber, to, eightBit(ud))
 	})
-	s.pc = smsdtls.NewPacketConn(deviceNumber, sender, smsdtls.DefaultInitialRTO, 0, nil)
+	s.pc = smsdtls.NewPacketConn(deviceNumber, sender, rto, 0, nil)
 	w.boxes[dtlsNumber].setFn(func(tpdu []byte) {
 		if d, err := atpdu.DecodeDeliver(tpdu); err == nil {
 			s.pc.Deliver(d.UD)
@@ -364,7 +403,7 @@ func newDTLSServer(w *world) *dtlsServer {
 		dtls.WithPSK(func([]byte) ([]byte, error) { return e2eKey, nil }),
 		dtls.WithCipherSuites(dtls.TLS_PSK_WITH_AES_128_CCM_8),
 		dtls.WithMTU(smsdtls.HandshakeMTU),
-		dtls.WithFlightInterval(smsdtls.DefaultInitialRTO))
+		dtls.WithFlightInterval(rto))
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -648,5 +687,69 @@ func TestE2ESecurePacket(t *testing.T) {
 				t.Errorf("counters %+v", st.SecurePacket)
 			}
 		})
+	}
+}
+
+// handshake opens the device's DTLS session to the server.
+func (w *world) handshake(srv *dtlsServer) {
+	w.t.Helper()
+	c, _ := w.b.Conn(2)
+	hsDone := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(w.ctx, 60*time.Second)
+		defer cancel()
+		hsDone <- srv.conn.HandshakeContext(ctx)
+	}()
+	if err := c.Open(w.ctx); err != nil {
+		w.t.Fatalf("Open: %v; DTLS stats %+v", err, func() smsdtls.Stats { s, _ := w.b.DTLSStats(2); return s }())
+	}
+	if err := <-hsDone; err != nil {
+		w.t.Fatalf("server handshake: %v", err)
+	}
+}
+
+// trigger sends a CoAP request from the DTLS server and answers it.
+func (w *world) trigger(srv *dtlsServer) {
+	w.t.Helper()
+	if _, err := srv.conn.Write(coapTrigger); err != nil {
+		w.t.Fatal(err)
+	}
+	if got := w.read(2); !bytes.Equal(got, coapTrigger) {
+		w.t.Fatalf("server conn read %x, want %x", got, coapTrigger)
+	}
+	w.write(2, coapChanged)
+	_ = srv.conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	buf := make([]byte, 200)
+	n, err := srv.conn.Read(buf)
+	if err != nil || !bytes.Equal(buf[:n], coapChanged) {
+		w.t.Fatalf("server read %x, %v", buf[:n], err)
+	}
+}
+
+// TestE2EDTLSLossAndRestart: the handshake completes under 20 % SMS loss
+// with shortened timers, and a daemon restart between two triggers costs
+// no handshake SMS (the session is restored from the store).
+func TestE2EDTLSLossAndRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("retransmits on real timers")
+	}
+	w := newWorldWith(t, worldOpts{initialRTO: 300 * time.Millisecond})
+	srv := newDTLSServerRTO(w, 300*time.Millisecond)
+	w.net.SetFaults(network.Faults{Loss: 0.2})
+	w.handshake(srv)
+	w.net.SetFaults(network.Faults{})
+	st, _ := w.b.DTLSStats(2)
+	t.Logf("handshake under 20%% loss: %d device SMS, %d server SMS, %d handshakes", st.SMSSent, srv.sent(), st.Handshakes)
+	w.trigger(srv)
+
+	w.stopBinding()
+	w.startBinding()
+	before := len(w.deviceSent())
+	w.trigger(srv)
+	if n := len(w.deviceSent()) - before; n != 1 {
+		t.Errorf("a trigger after a restart cost %d device SMS, want 1", n)
+	}
+	if st, _ := w.b.DTLSStats(2); st.Handshakes != 0 || st.Restores != 1 {
+		t.Errorf("after restart: %+v", st)
 	}
 }
