@@ -361,7 +361,7 @@ func (b *Binding) route(ctx context.Context, sms SMS, d atpdu.Deliver) error {
 			return nil
 		}
 		s = b.nosec
-		s.log.Warn("DEBUG: SMS from an unknown sender accepted for the NoSec server", "sender", d.OA.String())
+		s.log.Info("DEBUG: SMS from an unknown sender accepted for the NoSec server", "sender", d.OA.String())
 	}
 	mode := s.cfg.Mode
 	b.st.add(mode, cReceived)

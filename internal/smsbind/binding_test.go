@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -547,5 +548,85 @@ func TestAddressField(t *testing.T) {
 	}
 	if _, err := decodeAddressField([]byte{0x02, 0x81, 0xBA}); err == nil {
 		t.Error("* # digits accepted")
+	}
+}
+
+func TestQueueFullAndDeadlines(t *testing.T) {
+	checkLeaks(t)
+	r := newRig(t, Config{QueueLen: 1})
+	ctx := testCtx(t, 5*time.Second)
+	for i := range 2 {
+		msg := bytes.Clone(coapGet)
+		msg[3] = byte(i)
+		if err := r.b.HandleSMS(ctx, SMS{TPDU: deliver(t, nosecNumber, 0, 0x04, nil, msg)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := r.b.Stats().NoSec; st.Accepted != 1 || st.DroppedQueue != 1 {
+		t.Errorf("stats %+v", st)
+	}
+	c := r.conn(t, 1)
+	if m, err := c.ReadMessage(ctx); err != nil || m[3] != 0 {
+		t.Errorf("ReadMessage %x %v", m, err)
+	}
+
+	// A deadline moved into the past wakes a blocked Read.
+	readErr := make(chan error, 1)
+	go func() {
+		_, err := c.Read(make([]byte, 64))
+		readErr <- err
+	}()
+	c.SetDeadline(time.Now().Add(time.Hour))
+	c.SetReadDeadline(time.Now().Add(-time.Second))
+	if err := <-readErr; !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("Read = %v", err)
+	}
+
+	// A write deadline bounds a submit that hangs.
+	block := make(chan struct{})
+	defer close(block)
+	b2, err := New(Config{Servers: []Server{{ID: 1, Number: nosecNumber, Mode: ModeNoSec}}}, SubmitFunc(func(ctx context.Context, _ []byte) error {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-block:
+			return nil
+		}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b2.Close()
+	c2, _ := b2.Conn(1)
+	c2.SetWriteDeadline(time.Now().Add(20 * time.Millisecond))
+	if _, err := c2.Write(coapGet); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("Write past its deadline = %v", err)
+	}
+	if st := b2.Stats().NoSec; st.SendFailures != 1 {
+		t.Errorf("stats %+v", st)
+	}
+	if _, err := b2.Conn(9); !errors.Is(err, ErrUnknownServer) {
+		t.Errorf("Conn(9) = %v", err)
+	}
+	if c2.LocalAddr().Network() != "sms" {
+		t.Error("LocalAddr")
+	}
+}
+
+func TestDTLSWriteTooLarge(t *testing.T) {
+	b, err := New(Config{Servers: []Server{{ID: 2, Number: dtlsNumber, Mode: ModeDTLS, PSKIdentity: []byte("id"), PSK: make([]byte, 16)}}},
+		&submitter{}, WithSessionStore(&memStore{m: map[string][]byte{}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	c, _ := b.Conn(2)
+	err = c.WriteMessage(testCtx(t, 5*time.Second), make([]byte, 112))
+	var se *SizeError
+	if !errors.As(err, &se) || se.Max != 111 || se.Mode != ModeDTLS || !strings.Contains(err.Error(), "112 octets") {
+		t.Errorf("WriteMessage(112 octets) = %v", err)
+	}
+	if st := b.Stats().DTLS; st.Oversize != 1 || st.Sent != 0 {
+		t.Errorf("stats %+v", st)
 	}
 }
