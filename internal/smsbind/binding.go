@@ -295,6 +295,9 @@ func (b *Binding) readDTLS(ctx context.Context, s *server) {
 // Duplicates are tolerated: an exact repeat of a recent TPDU is dropped.
 func (b *Binding) HandleSMS(ctx context.Context, sms SMS) error {
 	typ, err := atpdu.TypeOf(sms.TPDU)
+	if err != nil || typ != atpdu.TypeStatusReport {
+		b.st.total.received.Add(1)
+	}
 	if err != nil {
 		b.st.add(0, cFormat)
 		b.log.Debug("SMS dropped: undecodable", "err", err)
@@ -355,7 +358,6 @@ func (b *Binding) route(ctx context.Context, sms SMS, d atpdu.Deliver) error {
 	if s == nil {
 		if b.nosec == nil {
 			// LwM2M-TS 1.0 §7.2: "MUST be silently ignored".
-			b.st.add(0, cReceived)
 			b.st.add(0, cSender)
 			b.log.Debug("SMS ignored: sender is no server's SMS number", "msisdn", d.OA.String())
 			return nil
@@ -364,7 +366,7 @@ func (b *Binding) route(ctx context.Context, sms SMS, d atpdu.Deliver) error {
 		s.log.Info("DEBUG: SMS from an unknown sender accepted for the NoSec server", "sender", d.OA.String())
 	}
 	mode := s.cfg.Mode
-	b.st.add(mode, cReceived)
+	b.st.byMode[mode].received.Add(1)
 	switch mode {
 	case ModeNoSec, ModeDTLS:
 		// sms-pdu.md §14: 8-bit data, no header; the user data is the

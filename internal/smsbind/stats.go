@@ -69,7 +69,6 @@ func (s *stats) snapshot() Stats {
 }
 
 // Field selectors for stats.add.
-func cReceived(c *counters) *atomic.Uint64  { return &c.received }
 func cAccepted(c *counters) *atomic.Uint64  { return &c.accepted }
 func cSender(c *counters) *atomic.Uint64    { return &c.sender }
 func cFormat(c *counters) *atomic.Uint64    { return &c.format }
