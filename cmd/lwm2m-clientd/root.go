@@ -32,6 +32,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newConfigCmd(),
 		newSMSCmd(),
 		newSecuredPacketCmd(),
+		newUICCCmd(),
 		newModemCmd(),
 		newEmulatorCmd(),
 	)

@@ -196,10 +196,17 @@ func (e *engine) readLoop() {
 			e.log.Debug("at rx", "line", redactLine(line))
 		}
 		if urcPDU != nil {
-			urcPDU.PDU = line
-			e.pushURC(*urcPDU)
+			u := *urcPDU
 			urcPDU = nil
-			continue
+			if isHex(line) {
+				u.PDU = line
+				e.pushURC(u)
+				continue
+			}
+			// The PDU line never came (a reboot, a lost line): without
+			// an ack the network or the modem keeps that SMS; this line
+			// is classified on its own.
+			e.log.Warn("indication without its PDU line dropped", "line", u.Line)
 		}
 		if u := e.classify(line); u != nil {
 			if hasAnyPrefix(line, urcWithPDU) {
@@ -223,6 +230,16 @@ func (e *engine) readLoop() {
 	}
 	e.mu.Unlock()
 	close(e.done)
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < '0' || c > '9') && (c < 'A' || c > 'F') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return len(s) > 0 && len(s)%2 == 0
 }
 
 // classify routes one line: to the command in progress, or returns it as a
@@ -285,8 +302,11 @@ func (e *engine) pushURC(u URC) {
 	e.mu.Lock()
 	if len(e.urcs) >= maxURCs {
 		e.dropped++
+		n := e.dropped
 		e.mu.Unlock()
-		e.log.Warn("unsolicited queue full, line dropped", "line", u.Line)
+		if n&(n-1) == 0 { // 1st, 2nd, 4th, 8th, ...: a storm must not flood the log
+			e.log.Warn("unsolicited queue full, lines dropped", "dropped", n, "line", u.Line)
+		}
 		return
 	}
 	e.urcs = append(e.urcs, u)
@@ -448,7 +468,12 @@ func (e *engine) run(ctx context.Context, cmd string, o cmdOpts) ([]string, erro
 	select {
 	case <-p.done:
 	case <-ctx.Done():
-		return nil, e.timedOut(ctx, p, cmd)
+		err := e.timedOut(ctx, p, cmd)
+		if pduSent {
+			// The PDU is out: the SMS may have left.
+			err = fmt.Errorf("%w: %w", ErrSendUncertain, err)
+		}
+		return nil, err
 	}
 	e.mu.Lock()
 	lines, kind, code := p.lines, p.kind, p.code

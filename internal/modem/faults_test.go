@@ -1,11 +1,13 @@
 package modem_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	emu "github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/modem"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/modem"
@@ -157,5 +159,19 @@ func TestGarbageOnTheLine(t *testing.T) {
 	r.waitSMS(1)
 	if !r.m.Health().Up {
 		t.Fatal("garbage took the link down")
+	}
+}
+
+// TestSendTimeoutBeforePrompt: no prompt before the caller's deadline:
+// the PDU never left, so the error is not ErrSendUncertain.
+func TestSendTimeoutBeforePrompt(t *testing.T) {
+	clk := newFakeClock()
+	r := newRig(t, rigOpt{delivery: modem.DeliveryNone, opts: []modem.Option{modem.WithClock(clk)}})
+	r.emu.SlowReply("AT+CMGS", 2*time.Hour) // beyond +CMGS's own 120 s
+	ctx, cancel := context.WithTimeout(r.ctx, 200*time.Millisecond)
+	defer cancel()
+	_, err := r.m.SendSMS(ctx, submitPDU())
+	if errors.Is(err, modem.ErrSendUncertain) || r.net.count() != 0 {
+		t.Fatalf("no PDU was written, yet: %v (%d submitted)", err, r.net.count())
 	}
 }

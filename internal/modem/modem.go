@@ -96,6 +96,9 @@ type Config struct {
 	// it is negatively acknowledged or left in storage for the next sweep.
 	// Required unless Delivery is DeliveryNone. Consumers must tolerate a
 	// duplicate: a crash between hand-off and deletion delivers it again.
+	// Keep it short (queue the SMS and return): the network waits for the
+	// +CNMA, typically some tens of seconds, and a SendSMS made from
+	// inside it would put a whole +CMGS before the ack.
 	HandleSMS func(ctx context.Context, sms SMS) error
 	// SweepInterval is the periodic sweep (default DefaultSweepInterval).
 	SweepInterval time.Duration
@@ -439,6 +442,11 @@ func (m *Modem) AT(ctx context.Context, cmd string) ([]string, error) {
 	cmd = strings.TrimSpace(cmd)
 	if !strings.HasPrefix(strings.ToUpper(cmd), "AT") {
 		cmd = "AT" + cmd
+	}
+	if u := strings.ToUpper(cmd); strings.HasPrefix(u, "AT+CMGS=") || strings.HasPrefix(u, "AT+CMGW=") ||
+		strings.HasPrefix(u, "AT+CNMA=") && strings.Contains(u, ",") {
+		// These wait for a PDU after "> "; a raw line cannot give one.
+		return nil, fmt.Errorf("modem: %s takes a PDU after a prompt: use SendSMS", cmd)
 	}
 	lines, err := m.do(ctx, cmd, cmdOpts{prefixes: ownPrefixes(cmd), strict: true})
 	if err != nil {

@@ -361,10 +361,12 @@ const (
 
 // SendSMS submits one SMS-SUBMIT TPDU (no SMSC: "00" is prefixed, meaning
 // the SIM's SMSC) with +CMGS=<TPDU length> (TS 27.005 §3.5.1) and returns
-// the message reference TP-MR. A transient +CMS ERROR or a link failure
-// before the PDU was written is retried with backoff within ctx; a
-// permanent one is returned as *CMSError. If the link fails after the PDU
-// was written, ErrSendUncertain is returned: it may have been sent.
+// the message reference TP-MR. A transient +CMS ERROR, or a link failure
+// or timeout before the PDU was written, is retried with backoff within
+// ctx; a permanent +CMS ERROR is returned as *CMSError. If the link fails
+// or the answer does not come after the PDU was written, ErrSendUncertain
+// is returned and nothing is resent: the SMS may have left, and a resend
+// could deliver it twice.
 func (m *Modem) SendSMS(ctx context.Context, tpdu []byte) (int, error) {
 	if len(tpdu) == 0 || len(tpdu) > 164 {
 		return 0, fmt.Errorf("modem: send SMS: TPDU length %d out of range", len(tpdu))
@@ -393,12 +395,11 @@ func (m *Modem) SendSMS(ctx context.Context, tpdu []byte) (int, error) {
 		case errors.Is(err, ErrSendUncertain):
 		case errors.As(err, &cms):
 			retry = cms.Transient()
-		case errors.Is(err, ErrLinkDown), errors.Is(err, ErrNotConnected) && ctx.Err() == nil:
+		case errors.Is(err, ErrLinkDown), errors.Is(err, ErrTimeout) && ctx.Err() == nil:
+			// The link failed, or the modem gave no prompt within the
+			// command's deadline: the PDU never left, so resending
+			// cannot duplicate it.
 			retry = true
-		case errors.Is(err, ErrTimeout) && ctx.Err() == nil:
-			// The command's own deadline passed with the caller's still
-			// running: nothing came back, the SMS may have left.
-			err = fmt.Errorf("%w: %w", ErrSendUncertain, err)
 		}
 		if !retry || ctx.Err() != nil {
 			return 0, fmt.Errorf("modem: send SMS (attempt %d): %w", attempt, err)

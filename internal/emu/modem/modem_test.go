@@ -261,3 +261,24 @@ func TestStorage(t *testing.T) {
 		t.Fatalf("read: %q", got)
 	}
 }
+
+// TestSubmitFromSIM: a SIM's SEND SHORT MESSAGE goes to the network like
+// a +CMGS, with the modem's TP-MR.
+func TestSubmitFromSIM(t *testing.T) {
+	nw := &recNet{}
+	m := newModem(t, modem.Config{Network: nw})
+	for want := byte(1); want <= 2; want++ {
+		if err := m.SubmitFromSIM([]byte{0x11, 0x00, 0x00, 0x00}); err != nil {
+			t.Fatal(err)
+		}
+		nw.mu.Lock()
+		got := nw.subs[len(nw.subs)-1]
+		nw.mu.Unlock()
+		if got[1] != want {
+			t.Fatalf("TP-MR %d, want %d", got[1], want)
+		}
+	}
+	if err := m.SubmitFromSIM([]byte{0x11}); err == nil {
+		t.Fatal("a one-octet SUBMIT was accepted")
+	}
+}
