@@ -577,6 +577,7 @@ func (b *Binding) send(ctx context.Context, c *Conn, msg []byte) error {
 // dtlsSender is the smsdtls.Sender of the DTLS sessions.
 type dtlsSender struct{ b *Binding }
 
+// SendSMS submits one DTLS datagram to the server numbered to.
 func (d dtlsSender) SendSMS(ctx context.Context, to string, ud []byte, vp time.Duration) error {
 	for _, s := range d.b.servers {
 		if s.cfg.Number == to {

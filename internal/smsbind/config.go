@@ -65,6 +65,7 @@ type Limit struct {
 	Interval time.Duration
 }
 
+// String gives "10/1m0s".
 func (l Limit) String() string { return fmt.Sprintf("%d/%s", l.Count, l.Interval) }
 
 // Project defaults (PROJECT DEFAULT: not from a standard).
@@ -226,6 +227,7 @@ type SizeError struct {
 	Max  int // octets allowed
 }
 
+// Error says which message did not fit.
 func (e *SizeError) Error() string {
 	return fmt.Sprintf("smsbind: %s message of %d octets does not fit one SMS (max %d)", e.Mode, e.Size, e.Max)
 }

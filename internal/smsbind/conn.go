@@ -18,6 +18,7 @@ type Addr string
 // Network is "sms".
 func (Addr) Network() string { return "sms" }
 
+// String is the MSISDN.
 func (a Addr) String() string { return string(a) }
 
 // Conn is the CoAP-over-SMS connection to one server, the same in every
