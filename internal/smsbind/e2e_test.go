@@ -437,6 +437,7 @@ func TestE2EDTLS(t *testing.T) {
 	// Issue 8: a full handshake with HelloVerifyRequest costs at most 6 SMS.
 	devHS, srvHS := len(w.deviceSent()), srv.sent()
 	w.waitHandled(srvHS)
+	t.Logf("handshake: %d device SMS + %d server SMS", devHS, srvHS)
 	if devHS+srvHS > 6 {
 		t.Errorf("handshake took %d device + %d server SMS", devHS, srvHS)
 	}
