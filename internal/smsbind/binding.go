@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/atpdu"
@@ -51,6 +52,7 @@ type Binding struct {
 
 	closeOnce sync.Once
 	done      chan struct{} // closed by Close
+	running   atomic.Bool   // a Run is active
 }
 
 // server is one row of the server table with its Conn.
@@ -180,6 +182,15 @@ func (b *Binding) Conn(serverID int) (*Conn, error) {
 	return nil, fmt.Errorf("%w: short server id %d", ErrUnknownServer, serverID)
 }
 
+// Conns returns the Conns of all servers, in the order of Config.Servers.
+func (b *Binding) Conns() []*Conn {
+	out := make([]*Conn, len(b.servers))
+	for i, s := range b.servers {
+		out[i] = s.conn
+	}
+	return out
+}
+
 // Stats returns the counters.
 func (b *Binding) Stats() Stats { return b.st.snapshot() }
 
@@ -209,9 +220,14 @@ func (b *Binding) Close() error {
 }
 
 // Run polls GET DATA every PollInterval when a mode-2 server exists and
-// reads the DTLS sessions of mode-1 servers, until ctx ends. It returns
-// ctx's error after its goroutines stopped.
+// reads the DTLS sessions of mode-1 servers, until ctx ends or Close. It
+// returns ctx's error after its goroutines stopped. Only one Run may be
+// active; without it no DTLS message reaches a Conn.
 func (b *Binding) Run(ctx context.Context) error {
+	if !b.running.CompareAndSwap(false, true) {
+		return errors.New("smsbind: Run is already active")
+	}
+	defer b.running.Store(false)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {

@@ -416,6 +416,9 @@ func TestSecurePacketPollAndReply(t *testing.T) {
 	if err := c2.WriteMessage(ctx2, coapChanged); err != nil {
 		t.Fatal(err)
 	}
+	if err := r2.b.Run(ctx2); err == nil || errors.Is(err, context.Canceled) {
+		t.Errorf("second Run = %v", err)
+	}
 	cancel2()
 	<-runDone
 	if len(r.card.stored) != 1 || !bytes.Equal(r.card.stored[0].Address, mustAddr(t, spNumber)) {
@@ -604,6 +607,9 @@ func TestQueueFullAndDeadlines(t *testing.T) {
 	}
 	if st := b2.Stats().NoSec; st.SendFailures != 1 {
 		t.Errorf("stats %+v", st)
+	}
+	if cs := r.b.Conns(); len(cs) != 2 || cs[0].ServerID() != 1 || cs[1].ServerID() != 3 {
+		t.Errorf("Conns %v", cs)
 	}
 	if _, err := b2.Conn(9); !errors.Is(err, ErrUnknownServer) {
 		t.Errorf("Conn(9) = %v", err)
