@@ -80,8 +80,8 @@ func (c *Conn) Open(ctx context.Context) error {
 // ReadMessage returns the next CoAP message from the server.
 func (c *Conn) ReadMessage(ctx context.Context) ([]byte, error) {
 	select {
-	case m := <-c.in:
-		return m, nil
+	case <-c.done:
+		return nil, ErrClosed
 	default:
 	}
 	select {
