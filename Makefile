@@ -10,7 +10,10 @@ GOBUILD  := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 TEST_TOOLS := gcc:gcc gnutls-serv:gnutls-bin coap-rd-notls:libcoap3-bin
 FUZZTIME ?= 30s
 
-.PHONY: all build cross test tools fmt-check tidy-check vet fuzz clean
+# Debian package version: the tag without its v, else 0.0~gitDATE.HASH.
+DEB_VERSION := $(shell v=$$(git describe --tags --exact-match 2>/dev/null); if [ -n "$$v" ]; then echo $${v#v}; else echo 0.0~git$$(git log -1 --format=%cd --date=format:%Y%m%d 2>/dev/null || date +%Y%m%d).$$(git rev-parse --short HEAD 2>/dev/null || echo 0); fi)
+
+.PHONY: all build cross deb test tools fmt-check tidy-check vet fuzz clean
 
 all: build
 
@@ -24,6 +27,13 @@ cross:
 	GOOS=linux GOARCH=arm GOARM=7   $(GOBUILD) -o $(BIN)/lwm2m-clientd-linux-armv7  $(PKG)
 	GOOS=linux GOARCH=arm64         $(GOBUILD) -o $(BIN)/lwm2m-clientd-linux-arm64  $(PKG)
 	GOOS=linux GOARCH=mipsle        $(GOBUILD) -o $(BIN)/lwm2m-clientd-linux-mipsle $(PKG)
+
+## deb: .deb packages for amd64, armhf and arm64 in dist/
+deb:
+	GOOS=linux GOARCH=amd64       $(GOBUILD) -o $(BIN)/deb-amd64/lwm2m-clientd $(PKG)
+	GOOS=linux GOARCH=arm GOARM=7 $(GOBUILD) -o $(BIN)/deb-armhf/lwm2m-clientd $(PKG)
+	GOOS=linux GOARCH=arm64       $(GOBUILD) -o $(BIN)/deb-arm64/lwm2m-clientd $(PKG)
+	@for a in amd64 armhf arm64; do scripts/mkdeb $$a $(BIN)/deb-$$a/lwm2m-clientd $(DEB_VERSION) dist; done
 
 ## tools: install what the tests need (gcc for -race)
 tools:
@@ -53,4 +63,4 @@ fuzz:
 	done
 
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) dist

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/atpdu"
 	emumodem "github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/modem"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/network"
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/sim"
 )
 
 // bridgeSpec is one --bridge MSISDN=udp:HOST:PORT.
@@ -59,6 +61,7 @@ func newEmulatorCmd() *cobra.Command {
 	var (
 		link, number, control, logLevel string
 		bridges                         []string
+		simOpts                         simFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "emulator --link PATH --number MSISDN",
@@ -69,7 +72,11 @@ interrupted. The optional loopback JSON control API:
   POST /sms        {"from":"+...","pdu":"HEX"} or {"from":...,"pid":n,"dcs":n,"udh":"HEX","ud":"HEX"}
   GET  /sms/sent   the SMS the modem submitted (to, pdu, time)
   POST /faults     {"loss":0.1,"duplication":0.05,"delay":"2s","jitter":"1s"}
---bridge MSISDN=udp:HOST:PORT carries SMS to MSISDN as UDP datagrams to HOST:PORT and back.`,
+  POST /modem/unplug, /modem/replug, /modem/reboot   hang up the pty, make a new one
+                   at the same link, restart the modem (RDY)
+--bridge MSISDN=udp:HOST:PORT carries SMS to MSISDN as UDP datagrams to HOST:PORT and back.
+--sim PROFILE puts an emulated UICC with the LwM2M application in the modem (e.g.
+configs/emulator-sim.yaml); without it the modem answers +CSIM with +CME ERROR: 10.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if link == "" || number == "" {
@@ -91,6 +98,9 @@ interrupted. The optional loopback JSON control API:
 					return &usageError{err}
 				}
 			}
+			if err := simOpts.check(); err != nil {
+				return &usageError{err}
+			}
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 				return &usageError{fmt.Errorf("emulator: --log-level: %w", err)}
@@ -98,7 +108,7 @@ interrupted. The optional loopback JSON control API:
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runEmulator(ctx, cmd, log, link, number, control, specs)
+			return runEmulator(ctx, cmd, log, link, number, control, specs, simOpts)
 		},
 	}
 	cmd.Flags().StringVar(&link, "link", "", "path of the symlink to the pty slave (required)")
@@ -106,22 +116,75 @@ interrupted. The optional loopback JSON control API:
 	cmd.Flags().StringVar(&control, "control", "", "loopback HOST:PORT of the JSON control API")
 	cmd.Flags().StringArrayVar(&bridges, "bridge", nil, "MSISDN=udp:HOST:PORT: SMS to MSISDN travel as UDP (repeatable)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().StringVar(&simOpts.profile, "sim", "", "profile (YAML) of an emulated UICC to insert")
+	cmd.Flags().StringVar(&simOpts.counters, "sim-counters", "", "file persisting the UICC's secured-packet counters")
+	cmd.Flags().StringVar(&simOpts.toolkit, "sim-toolkit", "host", "who runs the SIM toolkit: host (SEND SHORT MESSAGE via 91xx/FETCH) or modem")
+	cmd.Flags().StringVar(&simOpts.download, "sim-download", "modem", "who gets class 2 / PID 7F SMS: modem (ENVELOPE to the SIM, silently) or host (+CMTI)")
 	return cmd
 }
 
-func runEmulator(ctx context.Context, cmd *cobra.Command, log *slog.Logger, link, number, control string, bridges []bridgeSpec) error {
+// simFlags choose the emulated UICC and how the modem treats it.
+type simFlags struct {
+	profile, counters, toolkit, download string
+}
+
+func (f simFlags) check() error {
+	if f.toolkit != "host" && f.toolkit != "modem" {
+		return fmt.Errorf("emulator: --sim-toolkit %q: want host or modem", f.toolkit)
+	}
+	if f.download != "host" && f.download != "modem" {
+		return fmt.Errorf("emulator: --sim-download %q: want host or modem", f.download)
+	}
+	if f.profile == "" && (f.counters != "" || f.toolkit == "modem") {
+		return errors.New("emulator: --sim-counters and --sim-toolkit modem need --sim PROFILE")
+	}
+	return nil
+}
+
+func runEmulator(ctx context.Context, cmd *cobra.Command, log *slog.Logger, link, number, control string, bridges []bridgeSpec, sf simFlags) error {
 	nw := network.New(network.Config{Log: log})
 	defer nw.Close()
-	// No emulated SIM is wired yet (internal/emu/sim): the modem answers
-	// +CCID/+CIMI with fixed values and +CSIM with +CME ERROR: 10.
-	em, err := emumodem.New(emumodem.Config{Link: link, Number: number, Network: nw, Log: log})
+	cfg := emumodem.Config{Link: link, Number: number, Network: nw, Log: log}
+	var (
+		emMu sync.Mutex
+		em   *emumodem.Modem // guarded by emMu; set once the modem exists, the SIM submits through it
+		card *sim.Card
+	)
+	if sf.profile != "" {
+		opts := sim.Options{CounterFile: sf.counters, Logger: log}
+		if sf.toolkit == "modem" {
+			opts.Submit = func(tpdu []byte) error {
+				emMu.Lock()
+				m := em
+				emMu.Unlock()
+				if m == nil {
+					return errors.New("emulator: modem not ready")
+				}
+				return m.SubmitFromSIM(tpdu)
+			}
+		}
+		var err error
+		card, err = sim.Load(sf.profile, opts)
+		if err != nil {
+			return fmt.Errorf("emulator: %w", err)
+		}
+		cfg.SIM = card
+	}
+	m, err := emumodem.New(cfg)
 	if err != nil {
 		return err
 	}
-	defer em.Close()
-	nw.Attach(number, em)
+	emMu.Lock()
+	em = m
+	emMu.Unlock()
+	defer m.Close()
+	m.SetQuirks(func(q *emumodem.Quirks) { q.DownloadToSIM = sf.download == "modem" })
+	nw.Attach(number, m)
 	out := cmd.OutOrStdout()
-	fmt.Fprintf(out, "emulated modem %s on %s, linked at %s\n", number, em.Path(), link)
+	fmt.Fprintf(out, "emulated modem %s on %s, linked at %s\n", number, m.Path(), link)
+	if card != nil {
+		fmt.Fprintf(out, "emulated SIM ICCID %s IMSI %s with the LwM2M UICC application\n", card.ICCID(), card.IMSI())
+	}
 	for _, b := range bridges {
 		local, err := nw.Bridge(b.number, b.addr, number)
 		if err != nil {
@@ -135,7 +198,7 @@ func runEmulator(ctx context.Context, cmd *cobra.Command, log *slog.Logger, link
 		if err != nil {
 			return fmt.Errorf("emulator: control API: %w", err)
 		}
-		srv := &http.Server{Handler: nw.Handler(number), ReadHeaderTimeout: 5 * time.Second}
+		srv := &http.Server{Handler: controlMux(nw.Handler(number), em), ReadHeaderTimeout: 5 * time.Second}
 		go func() { errc <- srv.Serve(ln) }()
 		defer func() {
 			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -153,4 +216,32 @@ func runEmulator(ctx context.Context, cmd *cobra.Command, log *slog.Logger, link
 		errc <- err // for the deferred shutdown
 		return fmt.Errorf("emulator: control API: %w", err)
 	}
+}
+
+// controlMux adds the modem's own faults to the network's control API.
+func controlMux(network http.Handler, em *emumodem.Modem) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", network)
+	mux.HandleFunc("POST /modem/{action}", func(w http.ResponseWriter, r *http.Request) {
+		var err error
+		switch r.PathValue("action") {
+		case "unplug":
+			em.Unplug()
+		case "replug":
+			err = em.Replug()
+		case "reboot":
+			em.Reboot()
+		default:
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if err != nil {
+			w.WriteHeader(http.StatusInternalServerError)
+			fmt.Fprintf(w, "{\"error\":%q}\n", err.Error())
+			return
+		}
+		fmt.Fprintf(w, "{\"pty\":%q}\n", em.Path())
+	})
+	return mux
 }

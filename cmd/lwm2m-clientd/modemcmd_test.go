@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -45,6 +46,7 @@ func TestModemCommands(t *testing.T) {
 		{name: "at without command", args: []string{"modem", "at", "--port", link}, code: exitUsage, stderr: "requires at least 1 arg"},
 		{name: "emulator without link", args: []string{"emulator", "--number", "+33612000001"}, code: exitUsage, stderr: "--link and --number are required"},
 		{name: "emulator bad bridge", args: []string{"emulator", "--link", "/tmp/x", "--number", "+33612000001", "--bridge", "+3369=tcp:1.2.3.4:5"}, code: exitUsage, stderr: "MSISDN=udp:HOST:PORT"},
+		{name: "emulator bad toolkit", args: []string{"emulator", "--link", "/tmp/x", "--number", "+33612000001", "--sim-toolkit", "both"}, code: exitUsage, stderr: "want host or modem"},
 		{name: "emulator public control", args: []string{"emulator", "--link", "/tmp/x", "--number", "+33612000001", "--control", "0.0.0.0:8080"}, code: exitUsage, stderr: "only a loopback address"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -90,7 +92,8 @@ func TestEmulatorCommand(t *testing.T) {
 	cmd := newEmulatorCmd()
 	cmd.SetOut(pw)
 	cmd.SetErr(io.Discard)
-	cmd.SetArgs([]string{"--link", link, "--number", "+33612000001", "--control", "127.0.0.1:0", "--log-level", "warn"})
+	cmd.SetArgs([]string{"--link", link, "--number", "+33612000001", "--control", "127.0.0.1:0", "--log-level", "warn",
+		"--sim", "../../configs/emulator-sim.yaml", "--sim-counters", filepath.Join(t.TempDir(), "counters.json")})
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
@@ -99,16 +102,35 @@ func TestEmulatorCommand(t *testing.T) {
 	}()
 	sc := bufio.NewScanner(pr)
 	var lines []string
-	for len(lines) < 2 && sc.Scan() {
+	for len(lines) < 3 && sc.Scan() {
 		lines = append(lines, sc.Text())
 	}
 	go func() { _, _ = io.Copy(io.Discard, pr) }()
-	if len(lines) < 2 || !strings.Contains(lines[0], "linked at "+link) || !strings.HasPrefix(lines[1], "control API on http://127.0.0.1:") {
+	// Lines: the modem, the SIM (--sim), the control API.
+	if len(lines) < 3 || !strings.Contains(lines[0], "linked at "+link) || !strings.HasPrefix(lines[1], "emulated SIM ICCID ") ||
+		!strings.HasPrefix(lines[2], "control API on http://127.0.0.1:") {
 		t.Fatalf("emulator printed %q", lines)
 	}
 	var out, errb bytes.Buffer
-	if code := run([]string{"modem", "info", "--port", link}, &out, &errb); code != exitOK || !strings.Contains(out.String(), "EMU-LTE") {
+	// The ICCID and IMSI come from the emulated UICC's profile.
+	if code := run([]string{"modem", "info", "--port", link}, &out, &errb); code != exitOK || !strings.Contains(out.String(), "iccid:        8900100000000000018") ||
+		!strings.Contains(out.String(), "imsi:         001010000000001") {
 		t.Fatalf("modem info on the emulator: %d %q %q", code, out.String(), errb.String())
+	}
+	base := strings.TrimPrefix(lines[2], "control API on ")
+	for _, action := range []string{"unplug", "replug", "reboot"} {
+		resp, err := http.Post(base+"/modem/"+action, "application/json", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %s", action, resp.Status)
+		}
+	}
+	out.Reset()
+	if code := run([]string{"modem", "at", "--port", link, "AT+CGMM"}, &out, &errb); code != exitOK || !strings.Contains(out.String(), "EMU-LTE") {
+		t.Fatalf("after replug and reboot: %d %q %q", code, out.String(), errb.String())
 	}
 	stop()
 	if err := <-done; err != nil {

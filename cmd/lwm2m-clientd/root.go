@@ -33,6 +33,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newRunCmd(),
 		newSMSCmd(),
 		newSecuredPacketCmd(),
+		newUICCCmd(),
 		newModemCmd(),
 		newEmulatorCmd(),
 	)

@@ -40,8 +40,8 @@ import (
 // resynchronises with a marker command whose answer cannot be confused with
 // the late result of the abandoned one; empty reads are skipped.
 
-// URC is one unsolicited result code as it arrived.
-type URC struct {
+// indication is one unsolicited result code (URC) as it arrived.
+type indication struct {
 	Line string // e.g. `+CMTI: "SM",3`
 	PDU  string // hex PDU line following +CMT/+CDS/+CBM, else ""
 	At   time.Time
@@ -99,10 +99,10 @@ type engine struct {
 	needResync bool
 
 	mu      sync.Mutex
-	active  *pending // guarded by mu
-	echoOff bool     // guarded by mu: ATE0 succeeded, so an echo means reboot
-	stopped bool     // guarded by mu: the reader has exited
-	urcs    []URC    // guarded by mu: FIFO of unsolicited results
+	active  *pending     // guarded by mu
+	echoOff bool         // guarded by mu: ATE0 succeeded, so an echo means reboot
+	stopped bool         // guarded by mu: the reader has exited
+	urcs    []indication // guarded by mu: FIFO of unsolicited results
 	urcSig  chan struct{}
 	dropped int // guarded by mu: URCs dropped because the FIFO was full
 
@@ -179,7 +179,7 @@ func (e *engine) readLoop() {
 	sc.Buffer(make([]byte, 0, 1024), 64*1024)
 	var split lineSplitter
 	sc.Split(split.split)
-	var urcPDU *URC // a +CMT/+CDS whose PDU line is next; owned by this goroutine
+	var urcPDU *indication // a +CMT/+CDS whose PDU line is next; owned by this goroutine
 	for sc.Scan() {
 		line := sc.Text()
 		if line != promptToken {
@@ -196,10 +196,17 @@ func (e *engine) readLoop() {
 			e.log.Debug("at rx", "line", redactLine(line))
 		}
 		if urcPDU != nil {
-			urcPDU.PDU = line
-			e.pushURC(*urcPDU)
+			u := *urcPDU
 			urcPDU = nil
-			continue
+			if isHex(line) {
+				u.PDU = line
+				e.pushURC(u)
+				continue
+			}
+			// The PDU line never came (a reboot, a lost line): without
+			// an ack the network or the modem keeps that SMS; this line
+			// is classified on its own.
+			e.log.Warn("indication without its PDU line dropped", "line", u.Line)
 		}
 		if u := e.classify(line); u != nil {
 			if hasAnyPrefix(line, urcWithPDU) {
@@ -225,9 +232,19 @@ func (e *engine) readLoop() {
 	close(e.done)
 }
 
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < '0' || c > '9') && (c < 'A' || c > 'F') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return len(s) > 0 && len(s)%2 == 0
+}
+
 // classify routes one line: to the command in progress, or returns it as a
 // URC (nil when consumed or dropped).
-func (e *engine) classify(line string) *URC {
+func (e *engine) classify(line string) *indication {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	p := e.active
@@ -242,7 +259,7 @@ func (e *engine) classify(line string) *URC {
 			return nil
 		}
 		if hasAnyPrefix(line, urcPrefixes) {
-			return &URC{Line: line, At: e.now()}
+			return &indication{Line: line, At: e.now()}
 		}
 		e.log.Debug("unexpected line dropped", "line", line)
 		return nil
@@ -250,7 +267,7 @@ func (e *engine) classify(line string) *URC {
 	if line == p.cmd {
 		if e.echoOff {
 			e.echoOff = false
-			return &URC{Line: echoURC, At: e.now()}
+			return &indication{Line: echoURC, At: e.now()}
 		}
 		return nil
 	}
@@ -272,7 +289,7 @@ func (e *engine) classify(line string) *URC {
 		return nil
 	}
 	if isURC(line, p.opts.prefixes, p.opts.strict) {
-		return &URC{Line: line, At: e.now()}
+		return &indication{Line: line, At: e.now()}
 	}
 	if p.opts.marker != "" && strings.HasPrefix(line, p.opts.marker) {
 		p.sawMark = true
@@ -281,12 +298,15 @@ func (e *engine) classify(line string) *URC {
 	return nil
 }
 
-func (e *engine) pushURC(u URC) {
+func (e *engine) pushURC(u indication) {
 	e.mu.Lock()
 	if len(e.urcs) >= maxURCs {
 		e.dropped++
+		n := e.dropped
 		e.mu.Unlock()
-		e.log.Warn("unsolicited queue full, line dropped", "line", u.Line)
+		if n&(n-1) == 0 { // 1st, 2nd, 4th, 8th, ...: a storm must not flood the log
+			e.log.Warn("unsolicited queue full, lines dropped", "dropped", n, "line", u.Line)
+		}
 		return
 	}
 	e.urcs = append(e.urcs, u)
@@ -298,7 +318,7 @@ func (e *engine) pushURC(u URC) {
 }
 
 // nextURCs takes every queued URC, in arrival order.
-func (e *engine) nextURCs() []URC {
+func (e *engine) nextURCs() []indication {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	u := e.urcs
@@ -448,7 +468,12 @@ func (e *engine) run(ctx context.Context, cmd string, o cmdOpts) ([]string, erro
 	select {
 	case <-p.done:
 	case <-ctx.Done():
-		return nil, e.timedOut(ctx, p, cmd)
+		err := e.timedOut(ctx, p, cmd)
+		if pduSent {
+			// The PDU is out: the SMS may have left.
+			err = fmt.Errorf("%w: %w", ErrSendUncertain, err)
+		}
+		return nil, err
 	}
 	e.mu.Lock()
 	lines, kind, code := p.lines, p.kind, p.code

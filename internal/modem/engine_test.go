@@ -278,3 +278,71 @@ func TestTimeoutFor(t *testing.T) {
 		t.Fatal("default")
 	}
 }
+
+// TestURCMissingPDU: a +CMT whose PDU line never comes does not swallow
+// the next line (here the final result of a command).
+func TestURCMissingPDU(t *testing.T) {
+	s := newScripted(t, func(cmd string) string {
+		if cmd == "AT+CGMI" {
+			return "\r\n+CMT: ,20\r\nEMU\r\nOK\r\n"
+		}
+		return "\r\nOK\r\n"
+	})
+	e := newEngine(s, slog.New(slog.DiscardHandler), false, time.Now)
+	defer e.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	lines, err := e.exec(ctx, "AT+CGMI", cmdOpts{prefixes: []string{"+CGMI:"}, strict: true})
+	if err != nil || !slices.Equal(lines, []string{"EMU"}) {
+		t.Fatalf("got %q %v", lines, err)
+	}
+}
+
+// FuzzSplit: the line splitter never panics, never returns a token with a
+// line terminator, always makes progress, and consumes its input.
+func FuzzSplit(f *testing.F) {
+	for _, s := range []string{"\r\nOK\r\n", "\r\n> ", "+CMT: ,24\r\n0791\r\n", strings.Repeat("x", maxLine+3) + "\r\nOK\r\n", ">", "\r\r\n\n"} {
+		f.Add([]byte(s), 7)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, chunk int) {
+		if chunk <= 0 || chunk > 1<<16 {
+			chunk = 1 + len(data)
+		}
+		var s lineSplitter
+		var buf []byte
+		for i := 0; i <= len(data); i += chunk {
+			buf = append(buf, data[i:min(i+chunk, len(data))]...)
+			atEOF := i+chunk >= len(data)
+			for len(buf) > 0 {
+				adv, tok, err := s.split(buf, atEOF)
+				if err != nil || adv < 0 || adv > len(buf) {
+					t.Fatalf("split(%q) = %d, %v", buf, adv, err)
+				}
+				if tok != nil && string(tok) != promptToken && strings.ContainsAny(string(tok), "\r\n") {
+					t.Fatalf("token %q holds a terminator", tok)
+				}
+				buf = buf[adv:]
+				if adv == 0 && tok == nil {
+					break
+				}
+			}
+			if atEOF && len(buf) > 0 && !(len(buf) == 1 && buf[0] == '>') {
+				t.Fatalf("left %q at EOF", buf)
+			}
+		}
+	})
+}
+
+// FuzzParseListing: modem answers never panic the +CMGL/+CMGR parser.
+func FuzzParseListing(f *testing.F) {
+	f.Add("+CMGL: 1,0,,24\n07913306091093F0040B913316111111F10004621182819285000548656C6C6F")
+	f.Add("+CMGR: 0,,5\n0004000000")
+	f.Add("+CMGL: x\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		lines := strings.Split(s, "\n")
+		_ = parseListing(lines, "+CMGL:", -1)
+		_ = parseListing(lines, "+CMGR:", 3)
+		_, _, _ = parseStoredIndication(s)
+		_, _ = parseReg(splitFields(s))
+	})
+}

@@ -1,11 +1,13 @@
 package modem_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	emu "github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/modem"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/modem"
@@ -157,5 +159,65 @@ func TestGarbageOnTheLine(t *testing.T) {
 	r.waitSMS(1)
 	if !r.m.Health().Up {
 		t.Fatal("garbage took the link down")
+	}
+}
+
+// TestSendTimeoutBeforePrompt: no prompt before the caller's deadline:
+// the PDU never left, so the error is not ErrSendUncertain.
+func TestSendTimeoutBeforePrompt(t *testing.T) {
+	clk := newFakeClock()
+	r := newRig(t, rigOpt{delivery: modem.DeliveryNone, opts: []modem.Option{modem.WithClock(clk)}})
+	r.emu.SlowReply("AT+CMGS", 2*time.Hour) // beyond +CMGS's own 120 s
+	ctx, cancel := context.WithTimeout(r.ctx, 200*time.Millisecond)
+	defer cancel()
+	_, err := r.m.SendSMS(ctx, submitPDU())
+	if errors.Is(err, modem.ErrSendUncertain) || r.net.count() != 0 {
+		t.Fatalf("no PDU was written, yet: %v (%d submitted)", err, r.net.count())
+	}
+}
+
+// TestUnplugDuringHandOff: the link dies while a +CMT is being handed
+// off, so its +CNMA never reaches the modem: the network keeps the SMS
+// and delivers it again after the replug. Nothing is lost; the second
+// hand-off is the documented duplicate (its ack was lost).
+func TestUnplugDuringHandOff(t *testing.T) {
+	r := newRig(t, rigOpt{delivery: modem.DeliveryDirect})
+	release := make(chan struct{})
+	r.mu.Lock()
+	r.block = release
+	r.mu.Unlock()
+	res := r.deliverAsync(deliverPDU(1))
+	select {
+	case <-r.entered: // the hand-off has started
+	case <-r.ctx.Done():
+		t.Fatal("no hand-off")
+	}
+	r.emu.Unplug()
+	if err := <-res; !errors.Is(err, emu.ErrUnplugged) {
+		t.Fatalf("network saw %v, want the modem gone", err)
+	}
+	r.mu.Lock()
+	r.block = nil
+	r.mu.Unlock()
+	close(release)
+	r.waitHealth(func(h modem.Health) bool { return !h.Up })
+	r.must(r.emu.Replug())
+	r.waitHealth(func(h modem.Health) bool { return h.Up && !h.LastSweep.IsZero() })
+	r.must(<-r.deliverAsync(deliverPDU(1))) // the network's retry
+	got := r.waitSMS(2)
+	if string(got[0]) != string(deliverPDU(1)) || string(got[1]) != string(deliverPDU(1)) {
+		t.Fatalf("got %x", got)
+	}
+}
+
+// TestDirectWithoutCSMS: a modem that refuses +CSMS=1 acknowledges +CMT
+// itself; in direct mode the driver still receives (and sends no +CNMA).
+func TestDirectWithoutCSMS(t *testing.T) {
+	r := newRig(t, rigOpt{delivery: modem.DeliveryDirect, quirks: func(q *emu.Quirks) { q.NoCSMS = true }})
+	r.must(<-r.deliverAsync(deliverPDU(1)))
+	r.waitSMS(1)
+	if n := countCmd(r.emu, "AT+CNMA"); n != 0 {
+		// The driver may try; the modem answers 340 (no ack expected).
+		t.Logf("%d +CNMA sent", n)
 	}
 }

@@ -96,6 +96,9 @@ type Config struct {
 	// it is negatively acknowledged or left in storage for the next sweep.
 	// Required unless Delivery is DeliveryNone. Consumers must tolerate a
 	// duplicate: a crash between hand-off and deletion delivers it again.
+	// Keep it short (queue the SMS and return): the network waits for the
+	// +CNMA, typically some tens of seconds, and a SendSMS made from
+	// inside it would put a whole +CMGS before the ack.
 	HandleSMS func(ctx context.Context, sms SMS) error
 	// SweepInterval is the periodic sweep (default DefaultSweepInterval).
 	SweepInterval time.Duration
@@ -408,17 +411,29 @@ func (m *Modem) initialise(ctx context.Context, e *engine) (Delivery, error) {
 
 // setCNMI asks for the indications of the delivery mode (TS 27.005 §3.4.1):
 // mode 2 (buffer while the link is reserved), mt 2 (+CMT) or 1 (+CMTI),
-// no cell broadcast, ds 1 (+CDS), bfr 0 (flush buffered URCs).
+// no cell broadcast, ds 1 (+CDS), bfr 0 (flush buffered URCs). Modems
+// that refuse a value get the next set: without status reports, then
+// mode 1.
 func (m *Modem) setCNMI(ctx context.Context, e *engine, d Delivery) error {
 	mt := "1"
 	if d == DeliveryDirect {
 		mt = "2"
 	}
-	cmd := "AT+CNMI=2," + mt + ",0,1,0"
-	if _, err := e.exec(ctx, cmd, cmdOpts{}); err != nil {
-		return fmt.Errorf("%s: %w", cmd, err)
+	var err error
+	for i, args := range []string{"2," + mt + ",0,1,0", "2," + mt + ",0,0,0", "1," + mt + ",0,0,0"} {
+		cmd := "AT+CNMI=" + args
+		if _, err = e.exec(ctx, cmd, cmdOpts{}); err == nil {
+			if i > 0 {
+				m.log.Warn("modem accepts only reduced SMS indications", "cnmi", args)
+			}
+			return nil
+		}
+		err = fmt.Errorf("%s: %w", cmd, err)
+		if fatal(ctx, err) {
+			return err
+		}
 	}
-	return nil
+	return err
 }
 
 func quote(s string) string { return `"` + strings.ReplaceAll(s, `"`, "") + `"` }
@@ -439,6 +454,11 @@ func (m *Modem) AT(ctx context.Context, cmd string) ([]string, error) {
 	cmd = strings.TrimSpace(cmd)
 	if !strings.HasPrefix(strings.ToUpper(cmd), "AT") {
 		cmd = "AT" + cmd
+	}
+	if u := strings.ToUpper(cmd); strings.HasPrefix(u, "AT+CMGS=") || strings.HasPrefix(u, "AT+CMGW=") ||
+		strings.HasPrefix(u, "AT+CNMA=") && strings.Contains(u, ",") {
+		// These wait for a PDU after "> "; a raw line cannot give one.
+		return nil, fmt.Errorf("modem: %s takes a PDU after a prompt: use SendSMS", cmd)
 	}
 	lines, err := m.do(ctx, cmd, cmdOpts{prefixes: ownPrefixes(cmd), strict: true})
 	if err != nil {

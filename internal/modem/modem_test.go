@@ -219,6 +219,25 @@ func TestSendSMS(t *testing.T) {
 	}
 }
 
+func TestATCompound(t *testing.T) {
+	r := newRig(t, rigOpt{delivery: modem.DeliveryNone})
+	lines, err := r.m.AT(r.ctx, "AT+CGMI;+CSQ")
+	r.must(err)
+	if !slices.Equal(lines, []string{emu.Manufacturer, "+CSQ: 20,0"}) {
+		t.Fatalf("got %q", lines)
+	}
+}
+
+func TestATRefusesPromptCommands(t *testing.T) {
+	r := newRig(t, rigOpt{delivery: modem.DeliveryNone})
+	if _, err := r.m.AT(r.ctx, "AT+CMGS=12"); err == nil || !strings.Contains(err.Error(), "use SendSMS") {
+		t.Fatalf("raw +CMGS: %v", err)
+	}
+	if countCmd(r.emu, "AT+CMGS") != 0 {
+		t.Fatal("raw +CMGS reached the modem")
+	}
+}
+
 func TestSendSMSPermanentError(t *testing.T) {
 	r := newRig(t, rigOpt{delivery: modem.DeliveryNone})
 	r.emu.FailNext("AT+CMGS", modem.CMSInvalidPDUParam)

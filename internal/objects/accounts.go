@@ -120,10 +120,17 @@ func (t *Tree) BootstrapServer() (BootstrapAccount, bool) {
 func (t *Tree) BootstrapBegin() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.bs != nil {
-		return
+	t.beginBootstrapLocked()
+}
+
+// beginBootstrapLocked opens a session unless one is open. Every
+// bootstrap Write and Delete calls it, so nothing a bootstrap server does
+// reaches the store before Bootstrap-Finish even when the session was not
+// opened explicitly.
+func (t *Tree) beginBootstrapLocked() {
+	if t.bs == nil {
+		t.bs = t.snapshotLocked()
 	}
-	t.bs = t.snapshotLocked()
 }
 
 func (t *Tree) snapshotLocked() map[uint16]map[uint16]*Instance {

@@ -189,7 +189,7 @@ func tlvResources(def *ObjectDef, ip Path, ts TLVs, d *decoded) (*Instance, erro
 // encodePayload renders instances read at path p. For a resource path the
 // single instance holds the single resource; for a resource-instance path
 // that resource holds the one instance.
-func encodePayload(p Path, f ContentFormat, defs func(uint16) *ObjectDef, ins []*Instance) ([]byte, error) {
+func encodePayload(p Path, f ContentFormat, ins []*Instance) ([]byte, error) {
 	switch f {
 	case FormatTLV:
 		ts, err := instancesToTLV(p, ins)

@@ -52,7 +52,15 @@ type Connectivity struct {
 	CellID              *int64   // 8
 	SMNC                *int64   // 9
 	SMCC                *int64   // 10
+	LAC                 *int64   // LACResourceID
 }
+
+// LACResourceID is the Location Area Code resource of Connectivity
+// Monitoring. LwM2M 1.0 defines resources 0–10 only (lwm2m.md §6); the
+// issue asks for the LAC, which later registry versions of object 4 carry
+// as resource 12 (Integer 0–65535). UNCONFIRMED against the digest; a 1.0
+// server ignores resources it does not know.
+const LACResourceID = 12
 
 // ModemInfo supplies live values. The daemon implements it from the modem
 // driver's cached information; methods are called with the tree locked and
@@ -277,6 +285,7 @@ func connectivityDef(t *Tree) *ObjectDef {
 			ri(8, "Cell ID", false, 0, math.MaxInt64),
 			ri(9, "SMNC", false, 0, 999),
 			ri(10, "SMCC", false, 0, 999),
+			ri(LACResourceID, "LAC", false, 0, 65535),
 		},
 		Live: func(_, res uint16) (Resource, bool) {
 			if t.modem == nil {
@@ -326,6 +335,8 @@ func connectivityDef(t *Tree) *ObjectDef {
 				return ptr(c.SMNC)
 			case 10:
 				return ptr(c.SMCC)
+			case LACResourceID:
+				return ptr(c.LAC)
 			}
 			return Resource{}, false
 		},

@@ -57,13 +57,18 @@
 //     daemon only as Secret through Servers()/BootstrapServer().
 //   - Only the bootstrap caller writes or deletes the Security object; it
 //     cannot Read, Execute or Create (LwM2M 1.0 has no Bootstrap-Read).
-//   - With more than one Server instance, Access Control (object 2)
-//     applies to DM servers (§7.3.1): an instance without an Access Control
+//   - With more than one DM server account (Security instances that are
+//     not the bootstrap account; a DM server cannot create those, so it
+//     cannot switch modes by creating a Server instance), Access Control
+//     (object 2) applies to DM servers (§7.3.1): an instance without an Access Control
 //     instance is reachable by no server; the ACL entry for the server,
 //     else the owner's full rights (R, W, E, D), else the default entry
 //     (instance 0) decide; Create needs the C bit on the (object, 65535)
 //     instance, and the created instance gets an Access Control instance
-//     owned by its creator. With one server there is no ACL check.
+//     owned by its creator. Every server may read Access Control
+//     instances; only an instance's owner writes it, and only the
+//     bootstrap path creates or deletes them. With one server there is no
+//     ACL check.
 //
 // # Configuration and stored state
 //
@@ -82,6 +87,28 @@
 //     the stored state is the truth and configuration servers are ignored;
 //     ResetState (the deliberate reset) deletes it so the next start uses
 //     the configuration again.
+//
+// # Factory input from the configuration (for internal/daemon)
+//
+// objects does not import config; the daemon copies the values:
+//
+//	config.Server.ShortServerID, URI, Lifetime, Binding  → FactoryServer fields
+//	config.Server.NotificationStoring (nil: true)        → FactoryServer.NotificationStoring
+//	config.Server.DefaultPmin/DefaultPmax (0: absent)    → FactoryServer.DefaultPmin/DefaultPmax
+//	security.mode psk / nosec                            → FactorySecurity.Mode SecurityModePSK / SecurityModeNoSec
+//	security.psk_identity, psk_key                       → FactorySecurity.PSKIdentity, PSK (NewSecret)
+//	sms.number                                           → FactorySMS.Number (a leading "+" is dropped)
+//	sms.security_mode dtls / secure-packet / nosec       → FactorySMS.SecurityMode 1 / 2 / 3
+//	mode 2: kic‖kid‖spi‖tar (7 bytes)                    → FactorySMS.KeyParameters (resource 7)
+//	mode 2: kic_key‖kid_key (16/32/48 bytes)             → FactorySMS.SecretKey (resource 8)
+//	mode 1, psk_source sms: psk_identity, psk_key        → KeyParameters, SecretKey (resources 7, 8; as Anjay)
+//	mode 1, psk_source udp                               → leave 7/8 unset: resources 3/5 are used
+//	config.Bootstrap URI, Security, HoldOff              → FactoryBootstrap
+//	config.Device manufacturer/model/serial/firmware     → Options.Device (DeviceInfo)
+//
+// New validates every value as a bootstrap write would (ranges, bindings,
+// the reserved SMS security modes, key lengths) and the accounts as
+// Bootstrap-Finish would, and fails with the reason.
 //
 // The Device object's identity (manufacturer, model, serial, firmware)
 // always comes from the configuration (DeviceInfo), falling back to the

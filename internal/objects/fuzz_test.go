@@ -2,6 +2,7 @@ package objects
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 )
 
@@ -126,6 +127,83 @@ func FuzzTreeWrite(f *testing.F) {
 			}
 			if _, err := DecodeTLV(b); err != nil {
 				t.Fatalf("read /%d produced invalid TLV: %v", o, err)
+			}
+		}
+	})
+}
+
+// FuzzTreeOps runs arbitrary operation sequences (every operation, caller,
+// path and format) against a tree holding a known secret: nothing panics,
+// nothing returns the secret, and a DM server never gets a success on the
+// Security object.
+func FuzzTreeOps(f *testing.F) {
+	f.Add([]byte{0, 0, 3, 0, 0, 1, 1, 1, 0, 2, 1, 0, 1, 0, 4, 2, 0, 0, 0})
+	f.Add([]byte("\x05\x01\x00\x01\x08\x00\x02\x00\x01\x0f"))
+	f.Fuzz(func(t *testing.T, prog []byte) {
+		secret := bytes.Repeat([]byte{0xC3}, 16)
+		tr, err := New(Config{Factory: twoServerFactory()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.BootstrapBegin()
+		if code := tr.Write(Bootstrap, ResourcePath(0, 1, 8), WriteReplace, FormatOpaque, secret); code != Changed {
+			t.Fatal(code)
+		}
+		tr.BootstrapFinish()
+		next := func() byte {
+			if len(prog) == 0 {
+				return 0
+			}
+			b := prog[0]
+			prog = prog[1:]
+			return b
+		}
+		callers := []Caller{Server(101), Server(102), Bootstrap, Internal, Server(7)}
+		formats := []ContentFormat{NoFormat, FormatTLV, FormatJSON, FormatText, FormatOpaque, FormatLink, FormatLegacyJSON, ContentFormat(60)}
+		for steps := 0; len(prog) > 0 && steps < 32; steps++ {
+			op, c := next()%9, callers[int(next())%len(callers)]
+			var p Path
+			for n := int(next() % 5); p.Len() < n; {
+				p = p.Child(uint16(next() % 12))
+			}
+			cf := formats[int(next())%len(formats)]
+			n := int(next())
+			if n > len(prog) {
+				n = len(prog)
+			}
+			payload := prog[:n]
+			prog = prog[n:]
+			var out []byte
+			var code Code
+			switch op {
+			case 0:
+				out, _, code = tr.Read(c, p, cf)
+			case 1:
+				code = tr.Write(c, p, WriteReplace, cf, payload)
+			case 2:
+				code = tr.Write(c, p, WriteUpdate, cf, payload)
+			case 3:
+				_, code = tr.Create(c, p, cf, payload)
+			case 4:
+				code = tr.Delete(c, p)
+			case 5:
+				code = tr.Execute(c, p, payload)
+			case 6:
+				out, code = tr.Discover(c, p)
+			case 7:
+				code = tr.WriteAttributes(c, p, strings.Split(string(payload), "&"))
+			case 8:
+				out = tr.RegistrationLinks()
+				code = Content
+			}
+			if code == 0 {
+				t.Fatalf("op %d on %s returned no code", op, p)
+			}
+			if bytes.Contains(out, secret[:8]) || bytes.Contains(out, []byte("w8PDw8PD")) {
+				t.Fatalf("op %d by %s on %s leaked the secret", op, c, p)
+			}
+			if op != 8 && c.Kind == CallerServer && p.Len() >= 1 && p.Object() == SecurityObjectID && code.Success() {
+				t.Fatalf("op %d by %s on %s succeeded on the Security object", op, c, p)
 			}
 		}
 	})

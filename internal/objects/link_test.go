@@ -5,6 +5,9 @@ import (
 	"testing"
 )
 
+// A link-format document is a list, so a prefix cut after a complete link
+// is itself a valid document: the "every strict prefix fails" rule of
+// style.md cannot hold here. TestLinkErrors covers cuts inside a link.
 func TestLinkVectors(t *testing.T) {
 	for _, tc := range []struct {
 		name, doc string

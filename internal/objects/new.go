@@ -76,6 +76,21 @@ func New(cfg Config) (*Tree, error) {
 		if err != nil {
 			return nil, err
 		}
+		for o, m := range built {
+			for _, in := range m {
+				for _, rid := range in.resourceIDs() {
+					rd, ok := t.defs[o].Resource(rid)
+					if !ok {
+						return nil, fmt.Errorf("objects: factory bootstrap: /%d/%d/%d undefined", o, in.ID, rid)
+					}
+					r, err := prepareResource(rd, in.Resources[rid])
+					if err != nil {
+						return nil, fmt.Errorf("objects: factory bootstrap: /%d/%d: %w", o, in.ID, err)
+					}
+					in.Set(r)
+				}
+			}
+		}
 		for _, o := range []uint16{SecurityObjectID, ServerObjectID} {
 			for _, in := range built[o] {
 				if t.defs[o].CheckInstance == nil {

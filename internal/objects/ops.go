@@ -78,6 +78,7 @@ func (t *Tree) write(c Caller, p Path, mode WriteMode, f ContentFormat, payload 
 		if def, ok = t.defs[p.Object()]; !ok {
 			return nil, NotFound
 		}
+		t.beginBootstrapLocked()
 	} else {
 		if p.IsObject() {
 			return nil, MethodNotAllowed
@@ -453,6 +454,7 @@ func (t *Tree) bootstrapDeleteLocked(p Path) ([]Change, Code) {
 			return nil, NotFound
 		}
 	}
+	t.beginBootstrapLocked()
 	var ch []Change
 	snap := t.snapshotLocked()
 	for _, o := range slicesSortedKeys(t.inst) {

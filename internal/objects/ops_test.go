@@ -385,13 +385,13 @@ func TestErrorCodes(t *testing.T) {
 
 func TestConnectivityMonitoring(t *testing.T) {
 	m := &fakeModem{conn: Connectivity{NetworkBearer: i64(6), AvailableBearers: []int64{0, 2, 6}, RadioSignalStrength: i64(-97),
-		IPAddresses: []string{"10.0.0.2"}, CellID: i64(0x1A2B3C4), SMCC: i64(208), SMNC: i64(1)}}
+		IPAddresses: []string{"10.0.0.2"}, CellID: i64(0x1A2B3C4), SMCC: i64(208), SMNC: i64(1), LAC: i64(0x2F01)}}
 	tr, err := New(Config{Factory: testFactory(), Modem: m})
 	if err != nil {
 		t.Fatal(err)
 	}
 	b, _, code := tr.Read(Server(101), mustPath(t, "/4/0"), FormatJSON)
-	want := `{"bn":"/4/0/","e":[{"n":"0","v":6},{"n":"1/0","v":0},{"n":"1/1","v":2},{"n":"1/2","v":6},{"n":"2","v":-97},{"n":"4/0","sv":"10.0.0.2"},{"n":"8","v":27440068},{"n":"9","v":1},{"n":"10","v":208}]}`
+	want := `{"bn":"/4/0/","e":[{"n":"0","v":6},{"n":"1/0","v":0},{"n":"1/1","v":2},{"n":"1/2","v":6},{"n":"2","v":-97},{"n":"4/0","sv":"10.0.0.2"},{"n":"8","v":27440068},{"n":"9","v":1},{"n":"10","v":208},{"n":"12","v":12033}]}`
 	if code != Content || string(b) != want {
 		t.Errorf("read /4/0 = %s\nwant %s", b, want)
 	}
@@ -522,8 +522,15 @@ func TestBootstrapSession(t *testing.T) {
 func TestBootstrapAbortKeepsOldState(t *testing.T) {
 	e := newTestTree(t, testFactory())
 	tr := e.tree
-	tr.BootstrapBegin()
+	// No explicit BootstrapBegin: a server-initiated bootstrap starts with
+	// a Delete or Write, which opens the session itself.
 	tr.Delete(Bootstrap, RootPath)
+	if !tr.InBootstrap() {
+		t.Fatalf("bootstrap delete did not open a session")
+	}
+	if tr2, err := New(Config{Store: e.st, Factory: testFactory()}); err != nil || len(tr2.Servers()) != 1 {
+		t.Fatalf("bootstrap delete reached the store before Finish")
+	}
 	tr.BootstrapAbort()
 	if s := tr.Servers(); len(s) != 1 || s[0].ShortServerID != 101 {
 		t.Fatalf("abort did not restore: %+v", s)
@@ -669,9 +676,6 @@ func TestStoreFailureRollsBack(t *testing.T) {
 	if code := tr.Delete(Server(101), mustPath(t, "/1/0")); code != InternalServerError || !tr.Exists(mustPath(t, "/1/0")) {
 		t.Errorf("delete with failing store = %s", code)
 	}
-	if code := tr.Delete(Bootstrap, RootPath); code != InternalServerError || len(tr.Servers()) != 1 {
-		t.Errorf("bootstrap delete with failing store = %s", code)
-	}
 	tr.BootstrapBegin()
 	tr.Write(Bootstrap, mustPath(t, "/1/0/1"), WriteReplace, FormatText, []byte("77"))
 	if code := tr.BootstrapFinish(); code != InternalServerError || !tr.InBootstrap() {
@@ -683,5 +687,118 @@ func TestStoreFailureRollsBack(t *testing.T) {
 	}
 	if tr2, err := New(Config{Store: st, Factory: testFactory()}); err != nil || tr2.Servers()[0].Lifetime != 77*time.Second {
 		t.Errorf("committed state not stored: %v", err)
+	}
+}
+
+func TestFactoryValuesValidated(t *testing.T) {
+	for name, mut := range map[string]func(*Factory){
+		"binding":         func(f *Factory) { f.Servers[0].Binding = "T" },
+		"short server id": func(f *Factory) { f.Servers[0].ShortServerID = 0 },
+		"lifetime":        func(f *Factory) { f.Servers[0].Lifetime = 0 },
+		"sms mode":        func(f *Factory) { f.Servers[0].SMS.SecurityMode = 4 },
+		"sms key length":  func(f *Factory) { f.Servers[0].SMS.SecretKey = NewSecret(make([]byte, 20)) },
+		"sms number":      func(f *Factory) { f.Servers[0].SMS.Number = "call me" },
+		"key parameters":  func(f *Factory) { f.Servers[0].SMS.KeyParameters = []byte{1, 2, 3, 4, 5, 6} },
+		"uri":             func(f *Factory) { f.Servers[0].URI = "http://x" },
+	} {
+		f := testFactory()
+		mut(&f)
+		if _, err := New(Config{Factory: f}); err == nil {
+			t.Errorf("%s: invalid factory input accepted", name)
+		} else if strings.Contains(err.Error(), "0123456789abcdef") {
+			t.Errorf("%s: error shows key material: %v", name, err)
+		}
+	}
+}
+
+func TestDefinitionsAreCopies(t *testing.T) {
+	tr, _ := New(Config{Factory: testFactory()})
+	defs := tr.Definitions()
+	if len(defs) != 4 || defs[0].ID != SecurityObjectID || defs[3].ID != DeviceObjectID {
+		t.Fatalf("definitions %d", len(defs))
+	}
+	defs[0].Resources[5].Secret = false
+	if rd, _ := tr.defs[0].Resource(5); !rd.Secret {
+		t.Fatalf("caller changed the tree's definitions")
+	}
+}
+
+func TestSecurityInstanceRules(t *testing.T) {
+	base := func(uri string, mode int64) *Instance {
+		in := &Instance{ID: 1}
+		in.Set(SingleResource(0, StringValue(uri)))
+		in.Set(SingleResource(1, BoolValue(false)))
+		in.Set(SingleResource(2, IntValue(mode)))
+		in.Set(SingleResource(10, IntValue(101)))
+		return in
+	}
+	with := func(in *Instance, rs ...Resource) *Instance {
+		for _, r := range rs {
+			in.Set(r)
+		}
+		return in
+	}
+	psk := []Resource{SingleResource(3, OpaqueValue([]byte("id"))), SingleResource(5, OpaqueValue([]byte("k")))}
+	sms := func(mode int64) []Resource {
+		return []Resource{SingleResource(6, IntValue(mode)), SingleResource(9, StringValue("33612345678"))}
+	}
+	for _, tc := range []struct {
+		name string
+		in   *Instance
+		ok   bool
+	}{
+		{"coap nosec", base("coap://h", SecurityModeNoSec), true},
+		{"coap with psk mode", with(base("coap://h", SecurityModePSK), psk...), false},
+		{"coaps psk", with(base("coaps://h", SecurityModePSK), psk...), true},
+		{"coaps without key", base("coaps://h", SecurityModePSK), false},
+		{"coaps certificate mode", base("coaps://h", SecurityModeCertificate), false},
+		{"sms uri", base("sms://33612345678", SecurityModeNoSec), true},
+		{"tel uri", base("tel:+33612345678", SecurityModeNoSec), true},
+		{"http uri", base("http://h", SecurityModeNoSec), false},
+		{"no short server id", func() *Instance { in := base("coap://h", 3); delete(in.Resources, 10); return in }(), false},
+		{"bootstrap without short server id", func() *Instance {
+			in := base("coap://h", 3)
+			delete(in.Resources, 10)
+			in.Set(SingleResource(1, BoolValue(true)))
+			return in
+		}(), true},
+		{"sms mode without number", with(base("coap://h", 3), SingleResource(6, IntValue(3))), false},
+		{"sms nosec", with(base("coap://h", 3), sms(SMSModeNoSec)...), true},
+		{"sms dtls without any psk", with(base("coap://h", 3), sms(SMSModeDTLS)...), false},
+		{"sms dtls with 7/8", with(base("coap://h", 3), append(sms(SMSModeDTLS), SingleResource(7, OpaqueValue([]byte("id"))), SingleResource(8, OpaqueValue(make([]byte, 16))))...), true},
+		{"sms dtls with 3/5", with(base("coaps://h", SecurityModePSK), append(sms(SMSModeDTLS), psk...)...), true},
+		{"sms secure packet without keys", with(base("coap://h", 3), append(sms(SMSModeSecurePacket), SingleResource(7, OpaqueValue(make([]byte, 7))))...), false},
+	} {
+		err := checkSecurityInstance(tc.in, DefaultSMSKeyParamLengths)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: err = %v, want ok=%v", tc.name, err, tc.ok)
+		}
+	}
+}
+
+func TestValueAccessor(t *testing.T) {
+	tr := specTree(t)
+	if r, ok := tr.Value(mustPath(t, "/3/0/7/1")); !ok || r.Value.Int() != 5000 {
+		t.Errorf("resource instance value = %+v %v", r, ok)
+	}
+	if r, ok := tr.Value(mustPath(t, "/3/0/7")); !ok || !r.Multiple || len(r.Instances) != 2 {
+		t.Errorf("multiple resource value = %+v %v", r, ok)
+	}
+	for _, p := range []string{"/0/1/5", "/0/1/8", "/3/0", "/3/0/7/9", "/3/0/21", "/9/0/0", "/3/4/0"} {
+		if _, ok := tr.Value(mustPath(t, p)); ok {
+			t.Errorf("Value(%s) returned something", p)
+		}
+	}
+	if v, ok := tr.Value(mustPath(t, "/0/1/0")); !ok || v.Value.Str() != "coaps://dm.example:5684" {
+		t.Errorf("Value(/0/1/0) = %v %v", v, ok)
+	}
+	if !tr.Exists(mustPath(t, "/3/0/7/1")) || tr.Exists(mustPath(t, "/3/0/7/5")) || !tr.Exists(RootPath) || tr.Exists(mustPath(t, "/8")) {
+		t.Errorf("Exists wrong")
+	}
+	var got []Change
+	tr2, _ := New(Config{Factory: testFactory(), Hooks: Hooks{OnChange: func(c []Change) { got = append(got, c...) }}})
+	tr2.NotifyChanged(mustPath(t, "/4/0/2"))
+	if len(got) != 1 || got[0].Path.String() != "/4/0/2" || got[0].Kind != ChangeValue {
+		t.Errorf("NotifyChanged = %+v", got)
 	}
 }

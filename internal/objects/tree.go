@@ -178,13 +178,16 @@ type Config struct {
 	Factory Factory
 }
 
-func (t *Tree) def(o uint16) *ObjectDef { return t.defs[o] }
-
-// Definitions returns the object definitions, sorted by ID.
-func (t *Tree) Definitions() []*ObjectDef {
-	out := make([]*ObjectDef, 0, len(t.defs))
+// Definitions returns copies of the object definitions, sorted by ID.
+func (t *Tree) Definitions() []ObjectDef {
+	out := make([]ObjectDef, 0, len(t.defs))
 	for _, id := range slices.Sorted(maps.Keys(t.defs)) {
-		out = append(out, t.defs[id])
+		d := *t.defs[id]
+		d.Resources = slices.Clone(d.Resources)
+		for k := range d.Resources {
+			d.Resources[k].Lengths = slices.Clone(d.Resources[k].Lengths)
+		}
+		out = append(out, d)
 	}
 	return out
 }
@@ -339,7 +342,7 @@ func (t *Tree) Read(c Caller, p Path, accept ContentFormat) ([]byte, ContentForm
 	default:
 		return nil, NoFormat, NotAcceptable
 	}
-	b, err := encodePayload(p, f, t.def, ins)
+	b, err := encodePayload(p, f, ins)
 	if err != nil {
 		if err == errFormatTarget {
 			return nil, NoFormat, NotAcceptable

@@ -24,5 +24,10 @@
 // the API has no Set, and a counter recovered from its previous copy after
 // damage jumps ahead by a safety gap instead of reusing values.
 //
+// Keys are file names: lower-case letters, digits, "_", "." and "-", at
+// most 64 characters, not starting with a dot ("objects",
+// "dtls-33612345678"). Adapters for packages that key by other strings
+// (smsdtls keys sessions by MSISDN) map them onto that alphabet.
+//
 // Package store imports no project package.
 package store

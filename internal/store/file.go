@@ -20,6 +20,9 @@ import (
 type File struct {
 	dir string       // immutable
 	log *slog.Logger // non-nil
+	// link is os.Link; tests replace it to exercise file systems
+	// without hard links. Immutable after Open.
+	link func(oldname, newname string) error
 
 	mu sync.Mutex
 	// good caches the value of each key whose KEY.state is known valid;
@@ -70,7 +73,7 @@ func Open(dir string, log *slog.Logger) (*File, error) {
 			log.Info("removed temporary file left by an interrupted write", "file", e.Name())
 		}
 	}
-	return &File{dir: dir, log: log, good: map[string][]byte{}}, nil
+	return &File{dir: dir, log: log, link: os.Link, good: map[string][]byte{}}, nil
 }
 
 // Dir is the state directory.
@@ -164,7 +167,7 @@ func (s *File) WriteState(key string, value []byte) error {
 // keepPrev makes KEY.prev a copy of the current (valid) KEY.state.
 func (s *File) keepPrev(key string, cur []byte) error {
 	linkTmp := s.path(key, tmpMarker+randSuffix())
-	if err := os.Link(s.path(key, stateSuffix), linkTmp); err == nil {
+	if err := s.link(s.path(key, stateSuffix), linkTmp); err == nil {
 		if err := os.Rename(linkTmp, s.path(key, prevSuffix)); err != nil {
 			os.Remove(linkTmp)
 			return err

@@ -239,3 +239,29 @@ func TestCounter(t *testing.T) {
 		t.Fatalf("jump not durable: %d vs %d (%v)", c4.Value(), c3.Value(), err)
 	}
 }
+
+func TestFileWithoutHardLinks(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := openTest(t, dir)
+	s.link = func(string, string) error { return errors.New("operation not permitted") }
+	for _, v := range []string{"a", "b", "c"} {
+		if err := s.WriteState("k", []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b, err := readChecked(filepath.Join(dir, "k.prev")); err != nil || string(b) != "b" {
+		t.Errorf("prev = %q %v", b, err)
+	}
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if strings.Contains(e.Name(), tmpMarker) {
+			t.Errorf("temporary file left: %s", e.Name())
+		}
+		if fi, _ := e.Info(); fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s mode %v", e.Name(), fi.Mode().Perm())
+		}
+	}
+	if s.Dir() != dir {
+		t.Errorf("Dir = %s", s.Dir())
+	}
+}

@@ -138,6 +138,7 @@ func (a *App) openLocked(ctx context.Context) error {
 	// §11.1.1; pySim select_adf sends A4 04 04 Lc AID 00).
 	rsp, err := a.card.Exchange(ctx, Command{CLA: cla, INS: InsSelect, P1: 0x04, P2: 0x04, Data: a.cfg.AID, Ne: 256})
 	if err != nil {
+		a.resetLocked()
 		return fmt.Errorf("uicc: select %s: %w", hex.EncodeToString(a.cfg.AID), err)
 	}
 	if !rsp.SW.OK() {
@@ -181,6 +182,7 @@ func (a *App) GetData(ctx context.Context) ([]Record, error) {
 	}
 	rsp, err := a.card.Exchange(ctx, Command{CLA: a.claGP(), INS: InsGetData, P1: 0x00, P2: a.cfg.CoAPTag, Ne: 256})
 	if err != nil {
+		a.resetLocked()
 		return nil, fmt.Errorf("uicc: get data: %w", err)
 	}
 	a.forgetIfGone(rsp.SW)
@@ -232,6 +234,7 @@ func (a *App) StoreData(ctx context.Context, da Address, coap []byte) error {
 		// GP Card Spec v2.3 §11.11: P2 is the block number.
 		rsp, err := a.card.Exchange(ctx, Command{CLA: a.claGP(), INS: InsStoreData, P1: p1, P2: byte(i), Data: blk})
 		if err != nil {
+			a.resetLocked()
 			return fmt.Errorf("uicc: store data block %d: %w", i, err)
 		}
 		a.forgetIfGone(rsp.SW)
@@ -271,6 +274,25 @@ func (a *App) DownloadSMS(ctx context.Context, smsc, tpdu []byte) (Response, err
 		return rsp, err
 	}
 	return rsp, nil
+}
+
+// Reset forgets the selection and the logical channel without talking to
+// the card: call it when the modem reconnected or rebooted (the SIM was
+// reset with it). The next call selects the application again. Transport
+// failures reset the same way by themselves.
+func (a *App) Reset() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.resetLocked()
+}
+
+// resetLocked: after a transport failure the card's state is unknown (a
+// modem reboot resets the SIM; GET DATA on a card whose default
+// application answers 6A88 would then look like "nothing pending"
+// forever), so select again next time.
+func (a *App) resetLocked() {
+	a.selected = false
+	a.channel = 0
 }
 
 // forgetIfGone forgets the selection when the card says the application or

@@ -170,3 +170,43 @@ func TestTransportError(t *testing.T) {
 		t.Fatalf("GetData = %v", err)
 	}
 }
+
+// TestReselectAfterTransportFailure: after a failed transmit (modem gone,
+// SIM reset with it) the next GET DATA selects the application again
+// rather than trusting a stale selection.
+func TestReselectAfterTransportFailure(t *testing.T) {
+	s := newScript(t,
+		step{want: selectAID, reply: "9000"},
+		step{want: "80CA000500", reply: "6A88"},
+		step{want: selectAID, reply: "9000"},
+		step{want: "80CA000500", reply: dataRcv + "9000"},
+		step{want: selectAID, reply: "9000"},
+		step{want: "80CA000500", reply: "6A88"},
+	)
+	fail := true
+	var tr uicc.TransportFunc = func(ctx context.Context, apdu []byte) ([]byte, error) {
+		if fail && fmt.Sprintf("%X", apdu) == "80CA000500" && s.i == 2 {
+			fail = false
+			return nil, errors.New("modem: link down")
+		}
+		return s.Transmit(ctx, apdu)
+	}
+	a, err := uicc.New(tr, uicc.Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testCtx(t)
+	if _, err := a.GetData(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.GetData(ctx); err == nil {
+		t.Fatal("transport failure not reported")
+	}
+	if recs, err := a.GetData(ctx); err != nil || len(recs) != 1 {
+		t.Fatalf("GetData after failure = %v, %v", recs, err)
+	}
+	a.Reset()
+	if _, err := a.GetData(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -105,6 +105,15 @@ func TestEchoAndRawMode(t *testing.T) {
 	if got := h.until("OK"); strings.Join(got, "|") != modem.Manufacturer+"|OK" {
 		t.Fatalf("got %q", got)
 	}
+	// V.250 compound line: in order, the first error ends it.
+	h.send("AT+CMEE=1;+CGMI;+CSQ\r")
+	if got := h.until("OK"); strings.Join(got, "|") != modem.Manufacturer+"|+CSQ: 20,0|OK" {
+		t.Fatalf("compound: %q", got)
+	}
+	h.send("AT+CGMI;+NOPE;+CSQ\r")
+	if got := h.until("OK"); strings.Join(got, "|") != modem.Manufacturer+"|+CME ERROR: 4" {
+		t.Fatalf("compound with error: %q", got)
+	}
 }
 
 type recNet struct {
@@ -259,5 +268,26 @@ func TestStorage(t *testing.T) {
 	h.send("AT+CMGR=2\r")
 	if got := h.until("OK"); got[0] != "+CMGR: 1,,15" {
 		t.Fatalf("read: %q", got)
+	}
+}
+
+// TestSubmitFromSIM: a SIM's SEND SHORT MESSAGE goes to the network like
+// a +CMGS, with the modem's TP-MR.
+func TestSubmitFromSIM(t *testing.T) {
+	nw := &recNet{}
+	m := newModem(t, modem.Config{Network: nw})
+	for want := byte(1); want <= 2; want++ {
+		if err := m.SubmitFromSIM([]byte{0x11, 0x00, 0x00, 0x00}); err != nil {
+			t.Fatal(err)
+		}
+		nw.mu.Lock()
+		got := nw.subs[len(nw.subs)-1]
+		nw.mu.Unlock()
+		if got[1] != want {
+			t.Fatalf("TP-MR %d, want %d", got[1], want)
+		}
+	}
+	if err := m.SubmitFromSIM([]byte{0x11}); err == nil {
+		t.Fatal("a one-octet SUBMIT was accepted")
 	}
 }

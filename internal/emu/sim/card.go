@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/atpdu"
+	emumodem "github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/modem"
 	sp "github.com/lwm2m-clientd/lwm2m-clientd/internal/securedpacket"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/uicc"
 )
@@ -137,11 +138,40 @@ func (c *Card) Counters() (received, sent uint64) {
 func (c *Card) DownloadSMS(tpdu []byte) bool {
 	c.mu.Lock()
 	before := c.stats
-	_, ok := c.download(tpdu)
+	_, out, ok := c.download(tpdu)
 	after := c.stats
 	c.mu.Unlock()
+	c.submit(out)
 	c.notify(before, after)
 	return ok
+}
+
+// submit hands SMS to the modem ("modem handles the toolkit"), outside the
+// card's lock: the network may call back into modems and cards.
+func (c *Card) submit(tpdus [][]byte) {
+	for _, tpdu := range tpdus {
+		if err := c.opts.Submit(tpdu); err != nil {
+			c.log.Warn("toolkit submit failed", "err", err)
+		}
+	}
+}
+
+// emit sends SMS the application built: returned for submit when the
+// modem handles the toolkit, else queued as SEND SHORT MESSAGE proactive
+// commands (announced with 91xx).
+func (c *Card) emit(tpdus [][]byte) ([][]byte, error) {
+	if c.opts.Submit != nil {
+		return tpdus, nil
+	}
+	for _, tpdu := range tpdus {
+		c.cmdNumber++
+		pc, err := uicc.NewSendShortMessage(c.cmdNumber, nil, tpdu).Append(nil)
+		if err != nil {
+			return nil, err
+		}
+		c.proactive = append(c.proactive, pc)
+	}
+	return nil, nil
 }
 
 // notify tells OnDownload what a download did.
@@ -164,14 +194,8 @@ func (c *Card) Transmit(apdu []byte) []byte {
 	rsp, out := c.transmit(apdu)
 	after := c.stats
 	c.mu.Unlock()
+	c.submit(out)
 	c.notify(before, after)
-	// "Modem handles the toolkit": hand the SMS over outside the lock (the
-	// network may call back into modems and cards).
-	for _, tpdu := range out {
-		if err := c.opts.Submit(tpdu); err != nil {
-			c.log.Warn("toolkit submit failed", "err", err)
-		}
-	}
 	return rsp.Append(nil)
 }
 
@@ -210,7 +234,7 @@ func (c *Card) dispatch(cmd uicc.Command, ch int) (uicc.Response, [][]byte) {
 	case uicc.InsStoreData:
 		return c.storeData(cmd, ch)
 	case uicc.InsEnvelope:
-		return c.envelope(cmd), nil
+		return c.envelope(cmd)
 	case uicc.InsFetch:
 		return c.fetch(cmd), nil
 	case uicc.InsTerminalResponse:
@@ -341,18 +365,11 @@ func (c *Card) storeData(cmd uicc.Command, ch int) (uicc.Response, [][]byte) {
 	if status != uicc.SWOK {
 		return sw(status), nil
 	}
-	if c.opts.Submit != nil {
-		return sw(uicc.SWOK), tpdus
+	out, err := c.emit(tpdus)
+	if err != nil {
+		return sw(uicc.SWNoDiagnosis), nil
 	}
-	for _, tpdu := range tpdus {
-		c.cmdNumber++
-		pc, err := uicc.NewSendShortMessage(c.cmdNumber, nil, tpdu).Append(nil)
-		if err != nil {
-			return sw(uicc.SWNoDiagnosis), nil
-		}
-		c.proactive = append(c.proactive, pc)
-	}
-	return sw(uicc.SWOK), nil
+	return sw(uicc.SWOK), out
 }
 
 // send builds the secured SMS for a STORE DATA record: TP-DA ‖ CoAP
@@ -418,47 +435,49 @@ func (c *Card) send(data []byte) ([][]byte, uicc.StatusWord) {
 const dcsClass2Binary atpdu.DCS = 0xF6
 
 // envelope handles ENVELOPE; only SMS-PP DOWNLOAD is known.
-func (c *Card) envelope(cmd uicc.Command) uicc.Response {
+func (c *Card) envelope(cmd uicc.Command) (uicc.Response, [][]byte) {
 	d, err := uicc.DecodeSMSPPDownload(cmd.Data)
 	if err != nil {
-		return sw(uicc.SWIncorrectData)
+		return sw(uicc.SWIncorrectData), nil
 	}
-	por, ok := c.download(d.TPDU)
+	por, out, ok := c.download(d.TPDU)
 	if !ok {
-		return sw(0x6F00) // TS 31.111 §7.1.1.1: data download error
+		return sw(0x6F00), nil // TS 31.111 §7.1.1.1: data download error
 	}
 	if por == nil {
-		return sw(uicc.SWOK)
+		return sw(uicc.SWOK), out
 	}
-	return c.withData(por, cmd.Ne)
+	return c.withData(por, cmd.Ne), out
 }
 
 // download runs the LwM2M application on one SMS-DELIVER: reassemble,
 // decode, check TAR, algorithms and policy, decipher/verify/counter (in
 // securedpacket's order), persist the counter, queue the CoAP message. It
 // returns the PoR to put in the SMS-DELIVER-REPORT (when the SPI asks for
-// one on success) and whether the TPDU was a data download at all.
-func (c *Card) download(tpdu []byte) (por []byte, ok bool) {
+// one on success, TS 31.115 §5 SPI2 b6 = 0), the SMS to submit (a PoR by
+// SMS-SUBMIT, b6 = 1, when the modem handles the toolkit), and whether the
+// TPDU was a data download at all.
+func (c *Card) download(tpdu []byte) (por []byte, out [][]byte, ok bool) {
 	d, err := atpdu.DecodeDeliver(tpdu)
 	if err != nil {
 		c.log.Warn("sms-pp download: not an SMS-DELIVER", "err", err)
-		return nil, false
+		return nil, nil, false
 	}
 	if !d.SIMDataDownload() {
-		return nil, false
+		return nil, nil, false
 	}
 	from := d.OA.String()
-	drop := func(reason string, err error) ([]byte, bool) {
+	drop := func(reason string, err error) ([]byte, [][]byte, bool) {
 		c.stats.Dropped++
 		c.log.Info("secured packet dropped", "reason", reason, "msisdn", from, "err", err)
-		return nil, true
+		return nil, nil, true
 	}
 	pkt, done, err := c.asm.Add(from, sp.UserData{IEs: fromUDH(d.UDH), Payload: d.UD})
 	if err != nil {
 		return drop("not a command packet", err)
 	}
 	if !done {
-		return nil, true
+		return nil, nil, true
 	}
 	p, err := sp.DecodeCommandPacket(pkt)
 	if err != nil {
@@ -507,18 +526,35 @@ func (c *Card) download(tpdu []byte) (por []byte, ok bool) {
 	c.inbox = append(c.inbox, uicc.Record{Address: addr, Message: coap})
 	c.stats.Accepted++
 	c.log.Info("secured packet accepted", "msisdn", from, "counter", cmd.Counter, "len", len(coap))
-	if p.SPI.PoR == sp.PoRRequired && !p.SPI.PoRSubmit {
-		r, err := sp.SealResponse(nil, sp.Response{TAR: p.TAR, Counter: cmd.Counter, Status: sp.StatusOK}, p.Header, c.keys)
-		if err != nil {
-			c.log.Warn("PoR not built", "err", err)
-			return nil, true
-		}
-		return sp.AppendResponseUserData(nil, r), true
+	if p.SPI.PoR != sp.PoRRequired {
+		// PoR "on error" is never sent: LwM2M drops failures silently.
+		return nil, nil, true
 	}
-	if p.SPI.PoR == sp.PoRRequired {
-		c.log.Warn("PoR by SMS-SUBMIT requested: not emulated")
+	r, err := sp.SealResponse(nil, sp.Response{TAR: p.TAR, Counter: cmd.Counter, Status: sp.StatusOK}, p.Header, c.keys)
+	if err != nil {
+		c.log.Warn("PoR not built", "err", err)
+		return nil, nil, true
 	}
-	return nil, true
+	ud := sp.AppendResponseUserData(nil, r)
+	if !p.SPI.PoRSubmit {
+		return ud, nil, true
+	}
+	// The PoR in its own SMS-SUBMIT back to the sender (TS 31.115 §5).
+	u, err := sp.DecodeUserData(ud)
+	if err != nil {
+		return nil, nil, true
+	}
+	s := atpdu.Submit{DA: d.OA, PID: atpdu.PIDUSIMDataDownload, DCS: dcsClass2Binary, UDH: toUDH(u.IEs), UD: u.Payload}
+	sub, err := s.Append(nil)
+	if err != nil {
+		c.log.Warn("PoR SMS-SUBMIT not built", "err", err)
+		return nil, nil, true
+	}
+	out, err = c.emit([][]byte{sub})
+	if err != nil {
+		c.log.Warn("PoR not queued", "err", err)
+	}
+	return nil, out, true
 }
 
 // fetch returns the oldest proactive command (TS 102 221 §10.1.2 FETCH).
@@ -550,3 +586,7 @@ func (c *Card) terminalResponse(cmd uicc.Command) uicc.Response {
 	}
 	return sw(uicc.SWOK)
 }
+
+// The emulated modem's +CSIM, AT+CCID/AT+CIMI and SMS-PP download reach
+// the card through this interface.
+var _ emumodem.SIM = (*Card)(nil)

@@ -366,3 +366,47 @@ func addressField(t testing.TB, a atpdu.Address) uicc.Address {
 	}
 	return uicc.Address(tpdu[2 : len(tpdu)-3])
 }
+
+// TestPoRBySMSSubmit: SPI 16 39 asks for a ciphered, checksummed PoR in its
+// own SMS-SUBMIT; the SIM raises it as SEND SHORT MESSAGE, which the host
+// carries out while it fetches the CoAP message.
+func TestPoRBySMSSubmit(t *testing.T) {
+	card, _ := sim.New(profile(t), sim.Options{})
+	srv := newServer(t)
+	var sent [][]byte
+	app := host(t, card, uicc.Config{}, func(_ context.Context, tpdu []byte) error {
+		sent = append(sent, tpdu)
+		return nil
+	})
+	h := srv.h
+	h.SPI, _ = sp.DecodeSPI([]byte{0x16, 0x39})
+	if !card.DownloadSMS(srv.deliver(t, h, coapGet)[0]) {
+		t.Fatal("not downloaded")
+	}
+	recs, err := app.GetData(ctx(t))
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("GetData = %v, %v", recs, err)
+	}
+	if len(sent) != 1 {
+		t.Fatalf("%d SMS sent, want the PoR", len(sent))
+	}
+	sub, err := atpdu.DecodeSubmit(sent[0])
+	if err != nil || sub.DA.String() != serverNumber {
+		t.Fatalf("PoR SUBMIT %+v, %v", sub, err)
+	}
+	var ies []sp.IE
+	for _, ie := range sub.UDH {
+		ies = append(ies, sp.IE{ID: ie.IEI, Data: ie.Data})
+	}
+	if (sp.UserData{IEs: ies}).Kind() != sp.KindResponse {
+		t.Fatalf("UDH %+v is not a response packet", sub.UDH)
+	}
+	rp, err := sp.DecodeResponsePacket(sub.UD)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := rp.Open(h, srv.keys)
+	if err != nil || r.Status != sp.StatusOK || r.Counter != srv.ctr || r.TAR != h.TAR {
+		t.Fatalf("PoR %+v, %v", r, err)
+	}
+}
