@@ -12,7 +12,9 @@ import (
 	"github.com/plgd-dev/go-coap/v3/message/codes"
 )
 
-func res(id uint16, v []byte) objects.TLV { return objects.TLV{Kind: objects.TLVResource, ID: id, Value: v} }
+func res(id uint16, v []byte) objects.TLV {
+	return objects.TLV{Kind: objects.TLVResource, ID: id, Value: v}
+}
 
 // Bootstrap with the real object tree: the bootstrap server deletes
 // everything, writes a Security and a Server instance in TLV, and finishes;
