@@ -9,7 +9,9 @@ import (
 
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/server"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/lwm2m"
+	"github.com/plgd-dev/go-coap/v3/message"
 	"github.com/plgd-dev/go-coap/v3/message/codes"
+	"github.com/plgd-dev/go-coap/v3/message/pool"
 	"github.com/plgd-dev/go-coap/v3/udp"
 	udpclient "github.com/plgd-dev/go-coap/v3/udp/client"
 )
@@ -154,5 +156,45 @@ func TestQueueModeDTLSWakeRegisters(t *testing.T) {
 	ev := waitEvent(t, ctx, r.events, func(ev server.Event) bool { return ev.Kind == server.Registered || ev.Kind == server.Updated })
 	if ev.Kind != server.Registered {
 		t.Errorf("DTLS wake-up sent %s, want a fresh Register", ev.Kind)
+	}
+}
+
+// A request arriving on a side connection (how the SMS binding delivers
+// the server's Execute /1/x/8) is answered there and makes the
+// registration send its Update over UDP within a second.
+func TestServeConnTrigger(t *testing.T) {
+	checkLeaks(t)
+	ctx := testCtx(t, 20*time.Second)
+	r := startRig(t, false, 300, "UQS", lwm2m.Config{MSISDN: "+33612345678"})
+	reg := waitEvent(t, ctx, r.events, kind(server.Registered))
+	if reg.Query["sms"] != "33612345678" || reg.Query["b"] != "UQS" {
+		t.Errorf("register with binding UQS: %v", reg.Query)
+	}
+	// A connected UDP pair stands in for the SMS Conn.
+	peer := newRawServer(t)
+	side, err := net.DialUDP("udp", nil, peer.conn.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer.peer = side.LocalAddr().(*net.UDPAddr)
+	sctx, stop := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	zero := uint32(0)
+	go func() {
+		served <- r.eng.ServeConn(sctx, 101, side, lwm2m.Transport{AckTimeout: 10 * time.Second, MaxRetransmit: &zero, BlockSize: 64})
+	}()
+	start := time.Now()
+	peer.send(message.Confirmable, codes.POST, 77, []byte{1, 2}, func(m *pool.Message) { _ = m.SetPath("/1/0/8") })
+	ack := peer.recv(5 * time.Second)
+	if ack == nil || ack.MessageID() != 77 || ack.Code() != codes.Changed {
+		t.Fatalf("answer on the side connection: %v", ack)
+	}
+	tctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	waitEvent(t, tctx, r.events, kind(server.Updated))
+	t.Logf("side-connection trigger → UDP Update in %v", time.Since(start))
+	stop()
+	if err := <-served; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -544,8 +544,15 @@ func (r *registration) backingOff(ctx context.Context) (regState, error) {
 	}
 	d := r.e.backoff(r.failures)
 	r.e.log.Info("registration retry scheduled", "server_id", r.acc.ShortID, "in", d.Round(time.Millisecond), "failures", r.failures)
-	if !r.e.sleep(ctx, d) {
+	t := r.e.clock.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
 		return stateStopped, nil
+	case <-t.C():
+	case <-r.trigger:
+		// A trigger (e.g. by SMS) asks for a Register now.
+		r.e.log.Info("registration retry triggered", "server_id", r.acc.ShortID)
 	}
 	if r.retry == stateRegistering || r.retry == stateUpdating {
 		return stateConnecting, nil // fresh connection, fresh Register

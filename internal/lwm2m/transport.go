@@ -82,7 +82,9 @@ func (e *Engine) coapOptions(h udpclient.HandlerFunc) ([]udp.Option, error) {
 // in v3.8.1): far too coarse for a 2 s ACK timeout, and far too fine-grained
 // to matter for SMS. The tick follows the configured ACK timeout.
 func periodicRunner(tick time.Duration) func(f func(now time.Time) bool) {
-	tick = max(tick, 10*time.Millisecond)
+	// Between 10 ms and 250 ms: fine enough for UDP timers, and a closed
+	// connection's runner ends within a quarter second.
+	tick = min(max(tick, 10*time.Millisecond), 250*time.Millisecond)
 	return func(f func(now time.Time) bool) {
 		go func() {
 			t := time.NewTicker(tick)
