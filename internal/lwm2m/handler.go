@@ -297,3 +297,15 @@ func parseAttributes(queries []string) (Attributes, error) {
 	}
 	return a, nil
 }
+
+// serve calls Objects.Serve for the engine's own reads (notifications),
+// turning a panic into 5.00 like the request path does.
+func (e *Engine) serve(ctx context.Context, req Request) (resp Response) {
+	defer func() {
+		if r := recover(); r != nil {
+			e.log.Error("object read panicked", "server_id", req.ServerID, "path", req.Path.String(), "panic", fmt.Sprint(r))
+			resp = errResp(codes.InternalServerError)
+		}
+	}()
+	return e.objs.Serve(ctx, req)
+}

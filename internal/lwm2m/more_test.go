@@ -198,3 +198,41 @@ func TestServeConnTrigger(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Change-driven notifications honour gt: a change that does not cross
+// the threshold is not sent, one that does is.
+func TestObserveGreaterThan(t *testing.T) {
+	checkLeaks(t)
+	ctx := testCtx(t, 20*time.Second)
+	r := startRig(t, false, 300, "U", lwm2m.Config{})
+	r.tree.mu.Lock()
+	r.tree.res["/3/0/9"] = "40"
+	r.tree.mu.Unlock()
+	waitEvent(t, ctx, r.events, kind(server.Registered))
+	c := r.srv.Client("lwm2m-clientd-test")
+	if resp, err := c.WriteAttributes(ctx, "/3/0/9", "gt=50"); err != nil || resp.Code != codes.Changed {
+		t.Fatalf("write-attributes: %v %v", resp.Code, err)
+	}
+	o, err := c.Observe(ctx, "/3/0/9", -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := func(v string) {
+		r.tree.mu.Lock()
+		r.tree.res["/3/0/9"] = v
+		r.tree.mu.Unlock()
+		r.eng.Changed(lwm2m.Path{3, 0, 9})
+	}
+	// Had the 45 gone out, it would be the first notification received
+	// (the observer evaluates each change as it is reported, in order).
+	set("45")
+	set("55")
+	select {
+	case n := <-o.C():
+		if string(n.Payload) != "55" {
+			t.Errorf("first notification %q, want 55 (45 does not cross gt=50)", n.Payload)
+		}
+	case <-ctx.Done():
+		t.Fatal("no notification after crossing gt")
+	}
+}

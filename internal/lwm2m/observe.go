@@ -180,7 +180,7 @@ func (o *observer) numeric(req Request) *float64 {
 	if len(req.Path) != 3 {
 		return nil
 	}
-	r := o.e.objs.Serve(context.Background(), Request{ServerID: o.ssid, Op: OpRead, Path: req.Path, Format: FormatNone, Accept: FormatText})
+	r := o.e.serve(context.Background(), Request{ServerID: o.ssid, Op: OpRead, Path: req.Path, Format: FormatNone, Accept: FormatText})
 	if r.Code != codes.Content {
 		return nil
 	}
@@ -270,7 +270,7 @@ func (o *observer) evaluate(ctx context.Context) time.Duration {
 // notify reads the observed node and sends (or stores) a notification when
 // the attributes allow it.
 func (o *observer) notify(ctx context.Context, ob *observation, maxDue bool, gt, lt, st *float64) {
-	resp := o.e.objs.Serve(ctx, ob.req)
+	resp := o.e.serve(ctx, ob.req)
 	if resp.Code != codes.Content {
 		// The node went away (e.g. the instance was deleted): RFC 7641
 		// §3.2 ends the observation with an error notification; we end it.
