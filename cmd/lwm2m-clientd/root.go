@@ -35,6 +35,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newUICCCmd(),
 		newModemCmd(),
 		newEmulatorCmd(),
+		newStatusCmd(),
 	)
 	wrapArgs(root)
 	return root

@@ -91,9 +91,19 @@ func Fetch(ctx context.Context, path string) (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
+	st, err := Decode(b)
+	if err != nil {
+		return Status{}, fmt.Errorf("control: status from %s: %w", path, err)
+	}
+	return st, nil
+}
+
+// Decode parses a status document as FetchRaw returns it. Keys it does not
+// know (from a newer daemon) are ignored.
+func Decode(b []byte) (Status, error) {
 	var st Status
 	if err := json.Unmarshal(b, &st); err != nil {
-		return Status{}, fmt.Errorf("control: decode status from %s: %w", path, err)
+		return Status{}, fmt.Errorf("control: decode status: %w", err)
 	}
 	return st, nil
 }
