@@ -21,7 +21,7 @@ func fakeStatus(now time.Time) control.Status {
 		Version: "1.2.3",
 		Uptime:  control.Duration(3*time.Hour + 25*time.Minute + 10*time.Second),
 		Servers: []control.ServerStatus{
-			{ShortServerID: 101, URI: "coaps://lwm2m.example.net", Registration: "registered", Location: "/rd/5a3f",
+			{ShortServerID: 101, URI: "coaps://lwm2m.example.net", Registration: "registered", Registered: true, Location: "/rd/5a3f",
 				LastUpdate: control.At(now.Add(-12*time.Minute - 30*time.Second)), NextUpdate: control.At(now.Add(48*time.Minute + 30*time.Second)),
 				Binding: "UQS", SMSMode: "dtls", DTLSSMSSession: control.DTLSSessionEstablished},
 			{ShortServerID: 102, URI: "coap://10.0.0.1", Registration: "backoff", Binding: "U",

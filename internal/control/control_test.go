@@ -63,7 +63,7 @@ func sample() control.Status {
 		Version: "1.2.3",
 		Uptime:  control.Duration(3*time.Hour + 25*time.Minute + 10*time.Second),
 		Servers: []control.ServerStatus{
-			{ShortServerID: 101, URI: "coaps://lwm2m.example.net:5684", Registration: "registered", Location: "/rd/5a3f",
+			{ShortServerID: 101, URI: "coaps://lwm2m.example.net:5684", Registration: "registered", Registered: true, Location: "/rd/5a3f",
 				LastUpdate: at("2026-11-28T18:00:00Z"), NextUpdate: at("2026-11-28T19:00:00Z"), Binding: "UQS",
 				SMSMode: "dtls", DTLSSMSSession: control.DTLSSessionEstablished},
 			{ShortServerID: 102, URI: "coap://10.0.0.1", Registration: "backoff", Binding: "U",
@@ -141,7 +141,7 @@ func TestJSONKeys(t *testing.T) {
 	}{
 		{name: "top", obj: doc, want: []string{"counters", "modem", "servers", "uptime", "version"}},
 		{name: "server", obj: doc["servers"].([]any)[0], want: []string{"binding", "dtls_sms_session", "last_error", "last_update",
-			"location", "next_update", "registration", "short_server_id", "sms_mode", "uri"}},
+			"location", "next_update", "registered", "registration", "short_server_id", "sms_mode", "uri"}},
 		{name: "modem", obj: doc["modem"], want: []string{"last_error", "last_sms_in", "last_sms_out", "operator", "port",
 			"signal_dbm", "since", "state"}},
 		{name: "counters", obj: doc["counters"], want: []string{"sms_dropped_other", "sms_dropped_protection", "sms_dropped_rate_limit",
@@ -523,5 +523,30 @@ func TestTimeJSON(t *testing.T) {
 		if err := json.Unmarshal([]byte(in), &d); err == nil {
 			t.Errorf("duration %s decoded", in)
 		}
+	}
+}
+
+func TestSummary(t *testing.T) {
+	down := sample()
+	down.Modem = &control.ModemStatus{Port: "/dev/ttyUSB2", State: control.ModemDown,
+		Since: control.At(time.Date(2026, 11, 28, 18, 2, 11, 0, time.UTC)), LastError: "open /dev/ttyUSB2: no such file or directory"}
+	noModem := sample()
+	noModem.Modem = nil
+	noModem.Servers = noModem.Servers[:1]
+	for _, tc := range []struct {
+		name string
+		in   control.Status
+		want string
+	}{
+		{name: "up", in: sample(), want: "1/2 servers registered; modem up, -71 dBm, Orange F; server 102 backoff: register: 4.03 Forbidden"},
+		{name: "modem down", in: down, want: "1/2 servers registered; modem down since 18:02:11Z: open /dev/ttyUSB2: no such file or directory; server 102 backoff: register: 4.03 Forbidden"},
+		{name: "no modem", in: noModem, want: "1/1 servers registered; no modem"},
+		{name: "empty", in: control.Status{}, want: "0/0 servers registered; no modem"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.in.Summary(); got != tc.want {
+				t.Errorf("got  %q\nwant %q", got, tc.want)
+			}
+		})
 	}
 }

@@ -16,5 +16,14 @@
 // looser permissions and never half-created. Close removes it only if it is
 // still the one this Server created.
 //
+// Use (internal/daemon and cmd/lwm2m-clientd):
+//
+//	srv, err := control.Listen(control.Config{Path: path}, provider, control.WithLogger(log))
+//	if errors.Is(err, control.ErrAlreadyRunning) { ... exit 1 ... }
+//	go srv.Serve(ctx)          // returns (socket removed) when ctx ends
+//	notifier.Status(provider(ctx).Summary())
+//
+//	st, err := control.Fetch(ctx, control.DefaultSocket) // *NotRunningError: no daemon
+//
 // Must not import: any other package of this module.
 package control

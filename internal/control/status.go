@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -32,6 +34,9 @@ type ServerStatus struct {
 	// engine's state names: connecting, registering, registered, updating,
 	// sleeping, backoff, disabled, deregistering, stopped.
 	Registration string `json:"registration"`
+	// Registered is true while the server holds a valid registration
+	// (registered, updating or sleeping with a location).
+	Registered bool `json:"registered"`
 	// Location is the registration's location path ("/rd/5a3f"), empty
 	// when not registered.
 	Location string `json:"location"`
@@ -164,4 +169,45 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	}
 	*d = Duration(time.Duration(s) * time.Second)
 	return nil
+}
+
+// Summary is the status in one line, for systemd's STATUS= (what `systemctl
+// status` shows): "2/2 servers registered; modem up, -71 dBm, Orange F".
+// The first unregistered server with an error adds it.
+func (s Status) Summary() string {
+	var b strings.Builder
+	reg := 0
+	var failing *ServerStatus
+	for i := range s.Servers {
+		if s.Servers[i].Registered {
+			reg++
+		} else if failing == nil && s.Servers[i].LastError != "" {
+			failing = &s.Servers[i]
+		}
+	}
+	fmt.Fprintf(&b, "%d/%d servers registered", reg, len(s.Servers))
+	switch m := s.Modem; {
+	case m == nil:
+		b.WriteString("; no modem")
+	case m.State == ModemUp:
+		b.WriteString("; modem up")
+		if m.SignalDBm != nil {
+			b.WriteString(", " + strconv.Itoa(*m.SignalDBm) + " dBm")
+		}
+		if m.Operator != "" {
+			b.WriteString(", " + m.Operator)
+		}
+	default:
+		b.WriteString("; modem " + m.State)
+		if !m.Since.IsZero() {
+			b.WriteString(" since " + m.Since.Time().UTC().Format("15:04:05Z"))
+		}
+		if m.LastError != "" {
+			b.WriteString(": " + m.LastError)
+		}
+	}
+	if failing != nil {
+		fmt.Fprintf(&b, "; server %d %s: %s", failing.ShortServerID, failing.Registration, failing.LastError)
+	}
+	return b.String()
 }
