@@ -550,3 +550,13 @@ func TestSummary(t *testing.T) {
 		})
 	}
 }
+
+func TestMisuse(t *testing.T) {
+	if _, err := control.Listen(control.Config{Path: sockPath(t)}, nil); err == nil {
+		t.Error("Listen with a nil Provider succeeded")
+	}
+	s := serve(t, control.Config{}, func(context.Context) control.Status { return control.Status{} })
+	if err := s.Serve(t.Context()); err == nil {
+		t.Error("second Serve succeeded")
+	}
+}

@@ -253,9 +253,10 @@ func createSocket(dir, path string) (*net.UnixListener, os.FileInfo, error) {
 func (s *Server) Path() string { return s.cfg.Path }
 
 // Serve answers clients until ctx ends or Close is called, then closes the
-// Server (waiting for the requests in flight) and returns nil. It returns an
-// error only if accepting fails for good; the Server is closed then too.
-// Serve may be called once.
+// Server (waiting for the requests in flight) and returns what Close
+// returns: nil unless the socket could not be removed. It also returns an
+// error if accepting fails for good; the Server is closed then too. Serve
+// may be called once.
 func (s *Server) Serve(ctx context.Context) error {
 	s.mu.Lock()
 	if s.serving || s.closed {
