@@ -556,7 +556,12 @@ func TestMisuse(t *testing.T) {
 		t.Error("Listen with a nil Provider succeeded")
 	}
 	s := serve(t, control.Config{}, func(context.Context) control.Status { return control.Status{} })
-	if err := s.Serve(t.Context()); err == nil {
+	if _, err := control.Fetch(testContext(t), s.Path()); err != nil { // the first Serve runs
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel() // should the second Serve run after all, it returns at once
+	if err := s.Serve(ctx); err == nil {
 		t.Error("second Serve succeeded")
 	}
 }
