@@ -16,9 +16,9 @@ import (
 )
 
 func newRunCmd() *cobra.Command {
-	var cfgPath, stateDir string
+	var cfgPath, stateDir, modemPort string
 	cmd := &cobra.Command{
-		Use:   "run --config FILE [--state-dir DIR]",
+		Use:   "run --config FILE [--state-dir DIR] [--modem-port PATH]",
 		Short: "Run the daemon: register with every configured server, serve them, de-register on SIGTERM",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -39,7 +39,7 @@ func newRunCmd() *cobra.Command {
 			log := newLogger(cmd.ErrOrStderr(), cfg.Log)
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
 			defer stop()
-			d, err := daemon.New(cfg, daemon.Options{StateDir: stateDir, Logger: log})
+			d, err := daemon.New(cfg, daemon.Options{StateDir: stateDir, ModemPort: modemPort, Logger: log})
 			if err != nil {
 				return err
 			}
@@ -48,6 +48,7 @@ func newRunCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&cfgPath, "config", "", "configuration file (YAML)")
 	cmd.Flags().StringVar(&stateDir, "state-dir", "", "state directory, overriding the configuration's state_dir")
+	cmd.Flags().StringVar(&modemPort, "modem-port", "", "modem AT port, overriding the configuration's modem.port")
 	return cmd
 }
 

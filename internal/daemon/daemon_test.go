@@ -2,7 +2,6 @@ package daemon_test
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -65,8 +64,12 @@ bootstrap:
 	if s.SMS == nil || s.SMS.SecurityMode != objects.SMSModeDTLS || string(s.SMS.KeyParameters) != "sms-id" || s.SMS.SecretKey.Len() != 16 {
 		t.Errorf("sms %+v", s.SMS)
 	}
-	if _, err := daemon.New(cfg, daemon.Options{Logger: slog.New(slog.DiscardHandler), StateDir: t.TempDir()}); !errors.Is(err, daemon.ErrModemNotSupported) {
-		t.Errorf("New with a modem: %v", err)
+	d, err := daemon.New(cfg, daemon.Options{Logger: slog.New(slog.DiscardHandler), StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("New with a modem: %v", err)
+	}
+	if _, ok := d.SMSStats(); !ok || d.Modem() == nil {
+		t.Errorf("no SMS binding for a server with sms:")
 	}
 }
 
