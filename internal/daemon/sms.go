@@ -30,6 +30,9 @@ const (
 	// identityRetry is how long the daemon waits before asking the modem
 	// again for the IMEI/ICCID the endpoint name needs.
 	identityRetry = 5 * time.Second
+	// restoreWait bounds how long start-up waits for a stored DTLS
+	// session to be restored before SMS reception starts.
+	restoreWait = 2 * time.Second
 	// uiccCloseTimeout bounds closing the UICC application at shutdown.
 	uiccCloseTimeout = 5 * time.Second
 )
@@ -210,13 +213,43 @@ func (d *Daemon) Modem() *modem.Modem { return d.modem }
 // engine has de-registered; then they stop, the UICC application is closed
 // and the driver stops last.
 func (d *Daemon) runWithModem(ctx context.Context) error {
+	svcCtx, stopSvc := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	stopped := false
+	stopServices := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		stopSvc()
+		wg.Wait()
+		if d.bind != nil {
+			_ = d.bind.Close()
+		}
+		if d.app != nil {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), uiccCloseTimeout)
+			if cerr := d.app.Close(cctx); cerr != nil {
+				d.log.Warn("close the UICC application", "err", cerr)
+			}
+			cancel()
+		}
+	}
 	modemCtx, stopModem := context.WithCancel(context.WithoutCancel(ctx))
 	var modemWG sync.WaitGroup
-	modemWG.Go(func() { _ = d.modem.Run(modemCtx) })
 	defer func() {
+		stopServices()
 		stopModem()
 		modemWG.Wait()
 	}()
+
+	if d.bind != nil {
+		wg.Go(func() { _ = d.bind.Run(svcCtx) })
+		// Stored DTLS sessions are restored before the modem hands over
+		// the first SMS: a record arriving while a session is still being
+		// restored would be dropped as unauthenticated.
+		d.restoreSessions(svcCtx)
+	}
+	modemWG.Go(func() { _ = d.modem.Run(modemCtx) })
 
 	endpoint, msisdn, err := d.identity(ctx)
 	if err != nil {
@@ -231,10 +264,7 @@ func (d *Daemon) runWithModem(ctx context.Context) error {
 		return err
 	}
 
-	svcCtx, stopSvc := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
 	if d.bind != nil {
-		wg.Go(func() { _ = d.bind.Run(svcCtx) })
 		wg.Go(func() { d.forwardStatusReports(svcCtx) })
 		for _, c := range d.bind.Conns() {
 			ssid := uint16(c.ServerID())
@@ -262,23 +292,34 @@ func (d *Daemon) runWithModem(ctx context.Context) error {
 	}
 
 	err = eng.Run(ctx)
-	stopSvc()
-	wg.Wait()
-	if d.bind != nil {
-		_ = d.bind.Close()
-	}
-	if d.app != nil {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), uiccCloseTimeout)
-		if cerr := d.app.Close(cctx); cerr != nil {
-			d.log.Warn("close the UICC application", "err", cerr)
-		}
-		cancel()
-	}
+	stopServices()
 	if err != nil {
 		return fmt.Errorf("daemon: %w", err)
 	}
 	d.log.Info("stopped")
 	return nil
+}
+
+// restoreSessions opens the DTLS-over-SMS sessions that have a stored
+// snapshot: restoring costs no SMS. Should a snapshot be refused, the
+// session's handshake goes on in the background once the modem is up (its
+// SMS wait for the link); restoreWait bounds how long start-up waits.
+func (d *Daemon) restoreSessions(ctx context.Context) {
+	ss := sessionStore{st: d.st}
+	for _, c := range d.bind.Conns() {
+		if c.Mode() != smsbind.ModeDTLS {
+			continue
+		}
+		if b, err := ss.Load(c.RemoteAddr().String()); err != nil || b == nil {
+			continue
+		}
+		octx, cancel := context.WithTimeout(ctx, restoreWait)
+		err := c.Open(octx)
+		cancel()
+		if err != nil {
+			d.log.Info("stored DTLS session not restored at start-up", "server_id", c.ServerID(), "err", err)
+		}
+	}
 }
 
 // forwardStatusReports gives the modem's SMS-STATUS-REPORTs to the binding's
