@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/lwm2m"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/modem"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/objects"
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/sdnotify"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/smsbind"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/store"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/uicc"
@@ -33,6 +35,11 @@ type Options struct {
 	// ModemOptions are passed to the modem driver after the daemon's own
 	// (tests shorten its backoffs).
 	ModemOptions []modem.Option
+	// ControlSocket is the path of the control socket `lwm2m-clientd
+	// status` asks; empty: none.
+	ControlSocket string
+	// Version is reported by the control socket.
+	Version string
 	// SMSInitialRTO is the first DTLS-over-SMS retransmission timeout
 	// (zero: the smsdtls default, 10 s); tests shorten it.
 	SMSInitialRTO time.Duration
@@ -49,6 +56,7 @@ type Daemon struct {
 	// the modem's IMEI or ICCID); read by status and the change hook.
 	engine atomic.Pointer[lwm2m.Engine]
 	ran    atomic.Bool // Run was called
+	ops    opsState    // status loop, systemd notification (ops.go)
 
 	// The modem side, all nil for a UDP-only gateway. Built by New, driven
 	// by Run; see sms.go.
@@ -79,6 +87,7 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		return nil, fmt.Errorf("daemon: open state directory %s: %w", dir, err)
 	}
 	d := &Daemon{cfg: cfg, opts: opts, log: log, st: st}
+	d.ops.notify = sdnotify.New(sdnotify.WithLogger(opts.Logger))
 	factory, err := Factory(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)
@@ -166,14 +175,44 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.log.Info("starting", "endpoint", d.cfg.Endpoint, "servers", len(d.cfg.Servers),
 		"bootstrap", d.cfg.Bootstrap != nil, "modem", d.modem != nil, "state_dir", d.st.Dir(), "pid", os.Getpid())
+	d.ops.started = time.Now()
+	d.ops.notify.Status("starting")
+	ctl, err := d.listenControl()
+	if err != nil {
+		return err
+	}
+	opsCtx, stopOps := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	defer func() {
+		stopOps()
+		wg.Wait()
+	}()
+	if ctl != nil {
+		wg.Go(func() {
+			if err := ctl.Serve(opsCtx); err != nil {
+				d.log.Warn("control socket", "err", err)
+			}
+		})
+	}
+	// ready is called once the store is open (New) and the modem is
+	// initialised (or at once without a modem): READY=1, then the status
+	// loop and the watchdog.
+	ready := func() {
+		d.ops.notify.Ready()
+		wg.Go(func() { d.runOps(opsCtx) })
+	}
+	stopping := func() { d.ops.notify.Stopping() }
 	if d.modem == nil {
+		ready()
+		context.AfterFunc(ctx, stopping)
 		if err := d.engine.Load().Run(ctx); err != nil {
 			return fmt.Errorf("daemon: %w", err)
 		}
 		d.log.Info("stopped")
 		return nil
 	}
-	return d.runWithModem(ctx)
+	context.AfterFunc(ctx, stopping)
+	return d.runWithModem(ctx, ready)
 }
 
 // Factory turns the configuration's accounts into the factory bootstrap of

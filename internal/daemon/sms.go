@@ -9,6 +9,7 @@ import (
 
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/atpdu"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/config"
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/control"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/lwm2m"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/modem"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/objects"
@@ -212,7 +213,7 @@ func (d *Daemon) Modem() *modem.Modem { return d.modem }
 // reports and one ServeConn per SMS server run beside the engine until the
 // engine has de-registered; then they stop, the UICC application is closed
 // and the driver stops last.
-func (d *Daemon) runWithModem(ctx context.Context) error {
+func (d *Daemon) runWithModem(ctx context.Context, ready func()) error {
 	svcCtx, stopSvc := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	stopped := false
@@ -250,6 +251,12 @@ func (d *Daemon) runWithModem(ctx context.Context) error {
 		d.restoreSessions(svcCtx)
 	}
 	modemWG.Go(func() { _ = d.modem.Run(modemCtx) })
+	modemWG.Go(func() {
+		// READY=1 once the modem is initialised (style.md rule 18).
+		if d.modem.WaitUp(modemCtx) == nil {
+			ready()
+		}
+	})
 
 	endpoint, msisdn, err := d.identity(ctx)
 	if err != nil {
@@ -282,10 +289,22 @@ func (d *Daemon) runWithModem(ctx context.Context) error {
 				continue
 			}
 			wg.Go(func() {
-				if err := c.Open(svcCtx); err != nil && svcCtx.Err() == nil {
-					d.log.Warn("SMS connection not opened at start-up; the first message will try again", "server_id", ssid, "sms_mode", c.Mode().String(), "err", err)
-				} else if err == nil {
+				dtlsMode := c.Mode() == smsbind.ModeDTLS
+				if dtlsMode && d.dtlsSessionState(ssid) != control.DTLSSessionEstablished {
+					d.ops.setSession(ssid, control.DTLSSessionHandshaking)
+				}
+				err := c.Open(svcCtx)
+				switch {
+				case err == nil:
 					d.log.Info("SMS connection open", "server_id", ssid, "sms_mode", c.Mode().String())
+					if dtlsMode {
+						d.ops.setSession(ssid, "") // the counters tell from here
+					}
+				case svcCtx.Err() == nil:
+					d.log.Warn("SMS connection not opened at start-up; the first message will try again", "server_id", ssid, "sms_mode", c.Mode().String(), "err", err)
+					if dtlsMode {
+						d.ops.setSession(ssid, "")
+					}
 				}
 			})
 		}

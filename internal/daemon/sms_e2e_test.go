@@ -27,6 +27,7 @@ import (
 
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/atpdu"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/config"
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/control"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/daemon"
 	emu "github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/modem"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/network"
@@ -463,6 +464,18 @@ func TestSMSTriggerDTLS(t *testing.T) {
 	}
 	if st, ok := r2.d.DTLSStats(1); !ok || st.Handshakes != 0 || st.Restores != 1 {
 		t.Errorf("DTLS after restart: %+v", st)
+	}
+	// What `lwm2m-clientd status` shows.
+	st := r2.d.Status(w.ctx)
+	if len(st.Servers) != 1 || st.Servers[0].SMSMode != "dtls" || st.Servers[0].DTLSSMSSession != control.DTLSSessionEstablished ||
+		!st.Servers[0].Registered || st.Servers[0].Binding != "UQS" {
+		t.Errorf("status servers %+v", st.Servers)
+	}
+	if st.Modem == nil || st.Modem.State != control.ModemUp || st.Modem.Port != w.link {
+		t.Errorf("status modem %+v", st.Modem)
+	}
+	if c := st.Counters; c.SMSReceived != 2 || c.SMSDroppedSender != 1 || c.SMSSent != 1 {
+		t.Errorf("status counters %+v", c)
 	}
 	r2.stop()
 	w.next(server.Deregistered)
