@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -102,11 +103,13 @@ func reloadLogLevel(ctx context.Context, path string, level *slog.LevelVar, log 
 }
 
 // newLogger builds the root logger from the log section of the config.
-// Under journald ($JOURNAL_STREAM set) records carry no timestamp: the
-// journal adds its own.
+// Under journald ($JOURNAL_STREAM set) records carry no timestamp (the
+// journal adds its own) and start with the syslog priority prefix
+// journald maps to its levels (sd-daemon(3): "<3>" error … "<7>" debug).
 func newLogger(w io.Writer, c config.Log, level slog.Leveler) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level}
 	if os.Getenv("JOURNAL_STREAM") != "" {
+		w = journalWriter{w}
 		opts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
 			if len(groups) == 0 && a.Key == slog.TimeKey {
 				return slog.Attr{}
@@ -118,4 +121,26 @@ func newLogger(w io.Writer, c config.Log, level slog.Leveler) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// journalWriter prefixes each log record with its sd-daemon(3) priority.
+// slog's handlers write one whole record per Write; without the time
+// attribute the level comes first ("level=WARN …" or {"level":"WARN",…}).
+type journalWriter struct{ w io.Writer }
+
+func (j journalWriter) Write(p []byte) (int, error) {
+	prio := "<6>" // info
+	rest := bytes.TrimPrefix(bytes.TrimPrefix(p, []byte("level=")), []byte(`{"level":"`))
+	switch {
+	case bytes.HasPrefix(rest, []byte("DEBUG")):
+		prio = "<7>"
+	case bytes.HasPrefix(rest, []byte("WARN")):
+		prio = "<4>"
+	case bytes.HasPrefix(rest, []byte("ERROR")):
+		prio = "<3>"
+	}
+	if _, err := j.w.Write(append([]byte(prio), p...)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }

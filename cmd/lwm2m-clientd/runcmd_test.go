@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/config"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/control"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/server"
 )
@@ -174,5 +176,33 @@ func (l *logBuffer) waitFor(t *testing.T, ctx context.Context, want string) {
 		case <-ctx.Done():
 			t.Fatalf("log lacks %q:\n%s", want, l.String())
 		}
+	}
+}
+
+// Under journald log records carry their priority and no timestamp.
+func TestJournalLogger(t *testing.T) {
+	for _, format := range []string{"text", "json"} {
+		t.Setenv("JOURNAL_STREAM", "8:1234")
+		var b bytes.Buffer
+		log := newLogger(&b, config.Log{Format: config.LogFormat(format)}, slog.LevelDebug)
+		log.Debug("d")
+		log.Info("i", "k", 1)
+		log.Warn("w")
+		log.Error("e")
+		lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+		if len(lines) != 4 {
+			t.Fatalf("%s: %q", format, b.String())
+		}
+		for i, prio := range []string{"<7>", "<6>", "<4>", "<3>"} {
+			if !strings.HasPrefix(lines[i], prio) || strings.Contains(lines[i], "time") {
+				t.Errorf("%s: line %q, want prefix %s and no time", format, lines[i], prio)
+			}
+		}
+	}
+	t.Setenv("JOURNAL_STREAM", "")
+	var b bytes.Buffer
+	newLogger(&b, config.Log{}, slog.LevelInfo).Info("i")
+	if !strings.HasPrefix(b.String(), "time=") {
+		t.Errorf("outside journald: %q", b.String())
 	}
 }
