@@ -23,6 +23,10 @@ const (
 	wedgedAfter = 10 * statusEvery
 	// modemInfoTimeout bounds the modem query behind a status request.
 	modemInfoTimeout = 3 * time.Second
+	// modemInfoMaxAge: signal and operator are asked of the modem at most
+	// this often (status requests and STATUS= lines reuse the last answer)
+	// so that monitoring does not keep the AT port busy (PROJECT DEFAULT).
+	modemInfoMaxAge = time.Minute
 )
 
 // opsState is what the status loop and the status provider share.
@@ -33,6 +37,9 @@ type opsState struct {
 	mu       sync.Mutex
 	lastTick time.Time         // guarded by mu: the status loop's last run
 	sessions map[uint16]string // guarded by mu: DTLS-over-SMS session state set by start-up opens
+	signal   *int              // guarded by mu: the modem's last signal (dBm)
+	operator string            // guarded by mu: the modem's last operator
+	infoAt   time.Time         // guarded by mu: when signal/operator were asked
 }
 
 func (o *opsState) setSession(ssid uint16, state string) {
@@ -80,11 +87,7 @@ func (d *Daemon) Status(ctx context.Context) control.Status {
 		ms := &control.ModemStatus{Port: d.modemPort(), State: control.ModemDown, Since: control.At(h.DownSince)}
 		if h.Up {
 			ms.State = control.ModemUp
-			ictx, cancel := context.WithTimeout(ctx, modemInfoTimeout)
-			if info, err := d.modem.Info(ictx); err == nil {
-				ms.SignalDBm, ms.Operator = info.SignalDBm, info.Operator
-			}
-			cancel()
+			ms.SignalDBm, ms.Operator = d.modemInfo(ctx)
 		}
 		if h.LastError != nil {
 			ms.LastError = h.LastError.Error()
@@ -100,6 +103,28 @@ func (d *Daemon) Status(ctx context.Context) control.Status {
 		}
 	}
 	return st
+}
+
+// modemInfo returns the modem's signal and operator, asking the modem when
+// the last answer is older than modemInfoMaxAge.
+func (d *Daemon) modemInfo(ctx context.Context) (*int, string) {
+	d.ops.mu.Lock()
+	fresh := time.Since(d.ops.infoAt) < modemInfoMaxAge
+	sig, op := d.ops.signal, d.ops.operator
+	d.ops.mu.Unlock()
+	if fresh {
+		return sig, op
+	}
+	ictx, cancel := context.WithTimeout(ctx, modemInfoTimeout)
+	defer cancel()
+	info, err := d.modem.Info(ictx)
+	if err != nil {
+		return sig, op
+	}
+	d.ops.mu.Lock()
+	d.ops.signal, d.ops.operator, d.ops.infoAt = info.SignalDBm, info.Operator, time.Now()
+	d.ops.mu.Unlock()
+	return info.SignalDBm, info.Operator
 }
 
 // dtlsSessionState tells the DTLS-over-SMS session's state from what the
