@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -130,6 +131,7 @@ type world struct {
 	dir    string // the daemon's state directory, kept across restarts
 	boxes  map[string]*inbox
 	tweak  func(*config.Config) // applied to the loaded configuration
+	imei   string               // the emulated modem's IMEI (when a test needs it)
 
 	mu       sync.Mutex
 	toDevice int // guarded by mu: SMS the servers sent to the device
@@ -308,8 +310,13 @@ func (w *world) start(mode string) *running {
 		})
 	}
 	w.t.Cleanup(r.stop)
-	if reg := w.next(server.Registered); reg.Query["b"] != "UQS" || reg.Endpoint != "lwm2m-clientd-test" {
-		w.t.Errorf("registered %+v", reg)
+	reg := w.next(server.Registered)
+	wantEP := cfg.Endpoint
+	if strings.Contains(wantEP, "{") {
+		wantEP = strings.NewReplacer("{imei}", w.imei, "{iccid}", w.card.ICCID()).Replace(wantEP)
+	}
+	if reg.Query["b"] != "UQS" || reg.Endpoint != wantEP || reg.Query["sms"] != strings.TrimPrefix(deviceNumber, "+") {
+		w.t.Errorf("registered %+v, want endpoint %s", reg, wantEP)
 	}
 	return r
 }
@@ -635,4 +642,46 @@ func TestSMSTriggerSecurePacket(t *testing.T) {
 			w.next(server.Deregistered)
 		})
 	}
+}
+
+// The endpoint name's {imei} and {iccid} are filled from the modem before
+// the first Register; the gateway's own number (AT+CNUM, no own_number
+// configured) goes in sms=.
+func TestEndpointFromModem(t *testing.T) {
+	w := newWorld(t, false)
+	w.tweak = func(c *config.Config) {
+		c.Endpoint = "urn:imei:{imei}:{iccid}"
+		c.Modem.OwnNumber = ""
+	}
+	// What the driver reads is what the emulated modem answers to AT+CGSN.
+	info := modemInfo(t, w)
+	w.imei = info.IMEI
+	if w.imei == "" || info.ICCID != w.card.ICCID() {
+		t.Fatalf("modem info %+v", info)
+	}
+	r := w.start("nosec")
+	r.stop()
+	w.next(server.Deregistered)
+}
+
+// modemInfo asks the emulated modem for its identity with a driver of its
+// own, closed before the daemon opens the port.
+func modemInfo(t *testing.T, w *world) modem.Info {
+	t.Helper()
+	m, err := modem.New(modem.Config{Port: w.link, Delivery: modem.DeliveryNone}, modem.WithLogger(testLog()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(w.ctx)
+	done := make(chan struct{})
+	go func() { _ = m.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	if err := m.WaitUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	info, err := m.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info
 }
