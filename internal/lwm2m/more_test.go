@@ -223,8 +223,8 @@ func TestObserveGreaterThan(t *testing.T) {
 		r.tree.mu.Unlock()
 		r.eng.Changed(lwm2m.Path{3, 0, 9})
 	}
-	// Had the 45 gone out, it would be the first notification received
-	// (the observer evaluates each change as it is reported, in order).
+	// If the observer evaluates the 45 it must not send it (no crossing of
+	// gt=50); either way the first notification received is the 55.
 	set("45")
 	set("55")
 	select {
