@@ -40,6 +40,18 @@ type opsState struct {
 	signal   *int              // guarded by mu: the modem's last signal (dBm)
 	operator string            // guarded by mu: the modem's last operator
 	infoAt   time.Time         // guarded by mu: when signal/operator were asked
+	smsIn    time.Time         // guarded by mu: when the modem last handed over an SMS
+	smsOut   time.Time         // guarded by mu: when an SMS was last submitted
+}
+
+func (o *opsState) sms(in bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if in {
+		o.smsIn = time.Now()
+	} else {
+		o.smsOut = time.Now()
+	}
 }
 
 func (o *opsState) setSession(ssid uint16, state string) {
@@ -89,6 +101,9 @@ func (d *Daemon) Status(ctx context.Context) control.Status {
 			ms.State = control.ModemUp
 			ms.SignalDBm, ms.Operator = d.modemInfo(ctx)
 		}
+		d.ops.mu.Lock()
+		ms.LastSMSIn, ms.LastSMSOut = control.At(d.ops.smsIn), control.At(d.ops.smsOut)
+		d.ops.mu.Unlock()
 		if h.LastError != nil {
 			ms.LastError = h.LastError.Error()
 		}

@@ -116,6 +116,9 @@ func (d *Daemon) newSMS() error {
 	}
 	submit := smsbind.SubmitFunc(func(ctx context.Context, tpdu []byte) error {
 		_, err := d.modem.SendSMS(ctx, tpdu)
+		if err == nil {
+			d.ops.sms(false)
+		}
 		return err
 	})
 	bopts := []smsbind.Option{
@@ -181,6 +184,7 @@ func (d *Daemon) handleSMS(ctx context.Context, s modem.SMS) error {
 	if d.bind == nil {
 		return nil // DeliveryNone: not reached
 	}
+	d.ops.sms(true)
 	return d.bind.HandleSMS(ctx, smsbind.SMS{TPDU: s.TPDU, SMSC: s.SMSC})
 }
 

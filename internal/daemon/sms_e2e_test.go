@@ -515,7 +515,7 @@ func TestSMSTriggerDTLS(t *testing.T) {
 		!st.Servers[0].Registered || st.Servers[0].Binding != "UQS" {
 		t.Errorf("status servers %+v", st.Servers)
 	}
-	if st.Modem == nil || st.Modem.State != control.ModemUp || st.Modem.Port != w.link {
+	if st.Modem == nil || st.Modem.State != control.ModemUp || st.Modem.Port != w.link || st.Modem.LastSMSIn.IsZero() || st.Modem.LastSMSOut.IsZero() {
 		t.Errorf("status modem %+v", st.Modem)
 	}
 	if c := st.Counters; c.SMSReceived != 2 || c.SMSDroppedSender != 1 || c.SMSSent != 1 {
