@@ -36,6 +36,7 @@ import (
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/sim"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/modem"
 	sp "github.com/lwm2m-clientd/lwm2m-clientd/internal/securedpacket"
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/smsbind"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/smsdtls"
 )
 
@@ -620,7 +621,17 @@ func TestSMSTriggerSecurePacket(t *testing.T) {
 			r := w.start("secure-packet")
 			defer r.stop()
 
-			w.from(strangerNr, srv.seal(t, triggerCoAP(0x300))) // spoofed sender
+			// A spoofed sender, sealed with the right keys. Wait until it has
+			// been dropped before the genuine request: the network may reorder
+			// two SMS, and the card would then discard the spoofed packet's
+			// lower counter as a replay before the sender filter ever saw it.
+			// Host download: the TP-OA filter drops it. Silent download: the
+			// card accepts it and the data_rcv address fails the filter at the
+			// next GET DATA poll.
+			w.from(strangerNr, srv.seal(t, triggerCoAP(0x300)))
+			if st := waitSMSStats(t, r.d, func(st smsbind.Stats) bool { return st.Total.DroppedSender >= 1 }); st.Total.DroppedSender != 1 {
+				t.Fatalf("spoofed SMS not dropped by the sender filter: %+v", st)
+			}
 			in, out := w.measure("secure-packet, "+name, func() { w.from(spNumber, srv.seal(t, triggerCoAP(0x301))) }, func() {
 				d := w.recv(spNumber)
 				if d.PID != atpdu.PIDUSIMDataDownload || byte(d.DCS) != 0xF6 {
@@ -632,9 +643,6 @@ func TestSMSTriggerSecurePacket(t *testing.T) {
 				t.Errorf("%d SMS in, %d out; want 1, 1", in, out)
 			}
 			st, _ := r.d.SMSStats()
-			// Host download: the TP-OA filter drops the spoofed SMS. Silent
-			// download: the card accepts it (its keys are right) and the
-			// data_rcv address fails the filter.
 			if st.Total.DroppedSender != 1 || st.SecurePacket.Accepted != 1 || st.SecurePacket.Sent != 1 {
 				t.Errorf("stats %+v", st)
 			}
@@ -684,4 +692,25 @@ func modemInfo(t *testing.T, w *world) modem.Info {
 		t.Fatal(err)
 	}
 	return info
+}
+
+// waitSMSStats polls the daemon's SMS counters until ok holds or 10 s pass,
+// and returns the last counters seen.
+func waitSMSStats(t *testing.T, d *daemon.Daemon, ok func(smsbind.Stats) bool) smsbind.Stats {
+	t.Helper()
+	deadline := time.NewTimer(10 * time.Second)
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		st, _ := d.SMSStats()
+		if ok(st) {
+			return st
+		}
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			return st
+		}
+	}
 }
