@@ -384,3 +384,40 @@ func TestIsClientHello(t *testing.T) {
 		t.Error("epoch 1 or truncated record taken for a ClientHello")
 	}
 }
+
+// A server that lost its DTLS session (restarted) sends a HelloRequest;
+// the client, whose stored session no longer matches, handshakes again and
+// the request goes through.
+func TestSMSDTLSServerRestartHelloRequest(t *testing.T) {
+	w := newSMSWorld(t, false)
+	w.openDTLS()
+	if _, err := w.srv.SMS(SMSDTLS, tDevice).Execute(w.ctx, "/1/1/8", ""); err != nil {
+		t.Fatal(err)
+	}
+	_ = w.srv.Close()
+	prof, err := sim.LoadProfile("../../../configs/emulator-sim.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spc, err := SecurePacketFromProfile(prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.srv, err = StartSMS(SMSConfig{Network: w.net, Numbers: map[SMSMode]string{SMSDTLS: tDTLS},
+		PSKIdentity: tIdentity, PSK: tKey, SecurePacket: &spc, Log: smsTestLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(w.ctx, 30*time.Second)
+	defer cancel()
+	r, err := w.srv.SMS(SMSDTLS, tDevice).Execute(ctx, "/1/1/8", "")
+	if err != nil || r.Code != codes.Changed {
+		t.Fatalf("Execute after the server lost its session: %v %v", r.Code, err)
+	}
+	st := w.srv.Stats()[SMSDTLS]
+	t.Logf("re-handshake on HelloRequest: %+v", st)
+	if st.Handshakes != 1 || st.HandshakeOut < 1 {
+		t.Errorf("counters %+v", st)
+	}
+	w.checkSizes()
+}
