@@ -577,12 +577,17 @@ func (p *dtlsPeer) isEstablished() bool {
 	}
 }
 
+// close ends the association without a close_notify (the PacketConn is
+// closed first, so pion's alert goes nowhere): like the client, the server
+// never spends an SMS on it, and a client keeps its stored session.
 func (p *dtlsPeer) close() {
-	p.once.Do(func() {
-		_ = p.conn.Close()
-		_ = p.pc.Close()
-	})
+	p.once.Do(p.closeConns)
 	<-p.done
+}
+
+func (p *dtlsPeer) closeConns() {
+	_ = p.pc.Close()
+	_ = p.conn.Close()
 }
 
 // dtlsSender sends the DTLS server's datagrams as SMS.
@@ -686,7 +691,7 @@ func (s *SMSServer) runDTLSPeer(msisdn string, p *dtlsPeer) {
 			delete(s.dtls, msisdn)
 		}
 		s.mu.Unlock()
-		p.once.Do(func() { _ = p.conn.Close(); _ = p.pc.Close() })
+		p.once.Do(p.closeConns)
 	}()
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.HandshakeTimeout)
 	err := p.conn.HandshakeContext(ctx)

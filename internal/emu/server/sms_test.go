@@ -107,7 +107,7 @@ type smsWorld struct {
 	bstop func()
 }
 
-func newSMSWorld(t *testing.T, skipHVR bool) *smsWorld {
+func newSMSWorld(t *testing.T, skipHVR bool, tune ...func(*smsbind.Config)) *smsWorld {
 	t.Helper()
 	leakCheck(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -155,6 +155,9 @@ func newSMSWorld(t *testing.T, skipHVR bool) *smsWorld {
 			{ID: 3, Number: tSP, Mode: smsbind.ModeSecurePacket},
 		},
 		CountryCode: "33",
+	}
+	for _, f := range tune {
+		f(&w.cfg)
 	}
 	w.startBinding()
 	runCtx, stop := context.WithCancel(ctx)
@@ -387,9 +390,10 @@ func TestIsClientHello(t *testing.T) {
 
 // A server that lost its DTLS session (restarted) sends a HelloRequest;
 // the client, whose stored session no longer matches, handshakes again and
-// the request goes through.
+// the request goes through. (The client allows one re-handshake per
+// RehandshakeInterval, 10 min by default; the test shortens it.)
 func TestSMSDTLSServerRestartHelloRequest(t *testing.T) {
-	w := newSMSWorld(t, false)
+	w := newSMSWorld(t, false, func(c *smsbind.Config) { c.RehandshakeInterval = time.Millisecond })
 	w.openDTLS()
 	if _, err := w.srv.SMS(SMSDTLS, tDevice).Execute(w.ctx, "/1/1/8", ""); err != nil {
 		t.Fatal(err)
