@@ -504,7 +504,10 @@ func (c *SMSClient) do(ctx context.Context, code codes.Code, path string, accept
 // 2-byte token (short tokens save SMS octets) and waits for its response:
 // piggy-backed in the ACK or separate (then acknowledged). It returns
 // ErrSMSTimeout when nothing matching came back before ctx's deadline (or
-// RequestTimeout).
+// RequestTimeout). The request is sent once: there is no CoAP
+// retransmission on the SMS side (in DTLS mode pion retransmits handshake
+// flights only), so under injected SMS loss a lost request or response
+// shows as a timeout.
 func (c *SMSClient) Request(ctx context.Context, m message.Message) (Response, error) {
 	s := c.s
 	if _, ok := s.stats[c.mode]; !ok {
