@@ -494,12 +494,16 @@ func TestSMSTriggerDTLS(t *testing.T) {
 	r2 := w.start("dtls")
 	defer r2.stop()
 	// A spoofed sender: the server's trigger record, valid for the session,
-	// from another number: dropped, nothing sent, no Update (the modem
-	// hands SMS over in arrival order, so it is handled before the next).
+	// from another number: dropped, nothing sent, no Update. The emulated
+	// network may reorder two SMS, so wait (bounded) for the drop before
+	// the genuine trigger.
 	srv.mu.Lock()
 	spoofed := srv.last
 	srv.mu.Unlock()
 	w.from(strangerNr, eightBit(spoofed))
+	if st := waitSMSStats(t, r2.d, func(st smsbind.Stats) bool { return st.Total.DroppedSender >= 1 }); st.Total.DroppedSender != 1 {
+		t.Fatalf("spoofed SMS not dropped by the sender filter: %+v", st)
+	}
 	in, out = srv.trigger("dtls after restart", 0x201)
 	if in != 1 || out != 1 || len(w.deviceSent())-out0 != 1 {
 		t.Errorf("trigger after a restart: %d SMS in, %d out; want 1, 1", in, out)
