@@ -98,7 +98,9 @@ func TestRunSIGTERM(t *testing.T) {
 		if err != nil || string(resp.Payload) != "lwm2m-clientd" {
 			t.Errorf("round %d: read /3/0/0: %q %v", round, resp.Payload, err)
 		}
-		// `status` asks the running daemon over its control socket.
+		// `status` asks the running daemon over its control socket (once
+		// the daemon has seen the 2.01 the server's event precedes).
+		stderr.waitFor(t, ctx, "from=registering to=registered")
 		var out, errb bytes.Buffer
 		if code := run([]string{"status", "--socket", sock, "--json"}, &out, &errb); code != 0 {
 			t.Fatalf("round %d: status: %d %s", round, code, errb.String())
@@ -288,7 +290,8 @@ func TestRunSMSAgainstEmulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfgPath := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(cfgPath, []byte(strings.ReplaceAll(string(src), "coap://127.0.0.1:5683", srv.URI())), 0o600); err != nil {
+	cfgText := strings.Replace(strings.ReplaceAll(string(src), "coap://127.0.0.1:5683", srv.URI()), "level: info", "level: debug", 1)
+	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	sock := filepath.Join(dir, "control.sock")
@@ -302,6 +305,7 @@ func TestRunSMSAgainstEmulator(t *testing.T) {
 		}
 	})
 	waitFor(t, ctx, events, server.Registered)
+	stderr.waitFor(t, ctx, "from=registering to=registered")
 	stderr.waitFor(t, ctx, "msg=\"modem initialised\"")
 
 	// Execute /1/0/8 as CON POST, 8-bit SMS from the NoSec server number.
@@ -317,6 +321,7 @@ func TestRunSMSAgainstEmulator(t *testing.T) {
 	trigger(1)
 	// A spoofed sender gets nothing.
 	post("/sms", `{"from":"+33699999999","dcs":4,"ud":"420200090102B13101300138"}`)
+	stderr.waitFor(t, ctx, `msg="SMS ignored: sender is no server's SMS number" component=smsbind msisdn=+33699999999`)
 
 	post("/modem/unplug", "")
 	stderr.waitFor(t, ctx, "msg=\"modem link down")

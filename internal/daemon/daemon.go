@@ -40,6 +40,9 @@ type Options struct {
 	ControlSocket string
 	// Version is reported by the control socket.
 	Version string
+	// SMSHandled, when set, is called after each SMS the modem handed over
+	// has been through the SMS binding (tests and the demo wait on it).
+	SMSHandled func()
 	// SMSInitialRTO is the first DTLS-over-SMS retransmission timeout
 	// (zero: the smsdtls default, 10 s); tests shorten it.
 	SMSInitialRTO time.Duration
