@@ -205,16 +205,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 		wg.Go(func() { d.runOps(opsCtx) })
 	}
 	stopping := func() { d.ops.notify.Stopping() }
+	// STOPPING=1 as soon as shutdown starts (the De-register follows).
+	defer context.AfterFunc(ctx, stopping)()
 	if d.modem == nil {
 		ready()
-		context.AfterFunc(ctx, stopping)
 		if err := d.engine.Load().Run(ctx); err != nil {
 			return fmt.Errorf("daemon: %w", err)
 		}
 		d.log.Info("stopped")
 		return nil
 	}
-	context.AfterFunc(ctx, stopping)
 	return d.runWithModem(ctx, ready)
 }
 
