@@ -657,7 +657,14 @@ func TestSMSTriggerSecurePacket(t *testing.T) {
 			r := w.start("secure-packet")
 			defer r.stop()
 
-			w.from(strangerNr, srv.seal(t, triggerCoAP(0x300))) // spoofed sender
+			// A spoofed sender, sealed with the right keys. It must reach
+			// the card before the genuine request: the network may reorder
+			// two SMS, and the card would then discard the spoofed packet's
+			// lower counter as a replay before the sender filter saw it.
+			// Host download: the TP-OA filter drops it. Silent download:
+			// the card accepts it and the data_rcv address fails the
+			// filter at the next GET DATA poll.
+			w.from(strangerNr, srv.seal(t, triggerCoAP(0x300)))
 			if hostDownload {
 				w.waitHandled()
 			} else {
@@ -676,9 +683,6 @@ func TestSMSTriggerSecurePacket(t *testing.T) {
 				t.Errorf("%d SMS in, %d out; want 1, 1", in, out)
 			}
 			st, _ := r.d.SMSStats()
-			// Host download: the TP-OA filter drops the spoofed SMS. Silent
-			// download: the card accepts it (its keys are right) and the
-			// data_rcv address fails the filter.
 			if st.Total.DroppedSender != 1 || st.SecurePacket.Accepted != 1 || st.SecurePacket.Sent != 1 {
 				t.Errorf("stats %+v", st)
 			}
