@@ -40,6 +40,9 @@ type Options struct {
 	ControlSocket string
 	// Version is reported by the control socket.
 	Version string
+	// SMSHandled, when set, is called after each SMS the modem handed over
+	// has been through the SMS binding (tests and the demo wait on it).
+	SMSHandled func()
 	// SMSInitialRTO is the first DTLS-over-SMS retransmission timeout
 	// (zero: the smsdtls default, 10 s); tests shorten it.
 	SMSInitialRTO time.Duration
@@ -202,16 +205,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 		wg.Go(func() { d.runOps(opsCtx) })
 	}
 	stopping := func() { d.ops.notify.Stopping() }
+	// STOPPING=1 as soon as shutdown starts (the De-register follows).
+	defer context.AfterFunc(ctx, stopping)()
 	if d.modem == nil {
 		ready()
-		context.AfterFunc(ctx, stopping)
 		if err := d.engine.Load().Run(ctx); err != nil {
 			return fmt.Errorf("daemon: %w", err)
 		}
 		d.log.Info("stopped")
 		return nil
 	}
-	context.AfterFunc(ctx, stopping)
 	return d.runWithModem(ctx, ready)
 }
 

@@ -185,6 +185,9 @@ func (d *Daemon) handleSMS(ctx context.Context, s modem.SMS) error {
 		return nil // DeliveryNone: not reached
 	}
 	d.ops.sms(true)
+	if d.opts.SMSHandled != nil {
+		defer d.opts.SMSHandled()
+	}
 	return d.bind.HandleSMS(ctx, smsbind.SMS{TPDU: s.TPDU, SMSC: s.SMSC})
 }
 

@@ -36,7 +36,6 @@ import (
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/sim"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/modem"
 	sp "github.com/lwm2m-clientd/lwm2m-clientd/internal/securedpacket"
-	"github.com/lwm2m-clientd/lwm2m-clientd/internal/smsbind"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/smsdtls"
 )
 
@@ -134,6 +133,9 @@ type world struct {
 	tweak  func(*config.Config) // applied to the loaded configuration
 	imei   string               // the emulated modem's IMEI (when a test needs it)
 
+	handled chan struct{} // one per SMS the daemon's binding handled
+	dl      chan bool     // one per SMS-PP download on the card
+
 	mu       sync.Mutex
 	toDevice int // guarded by mu: SMS the servers sent to the device
 }
@@ -142,13 +144,13 @@ func newWorld(t *testing.T, hostDownload bool) *world {
 	t.Helper()
 	checkLeaks(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	w := &world{t: t, ctx: ctx, dir: t.TempDir(), boxes: map[string]*inbox{}}
+	w := &world{t: t, ctx: ctx, dir: t.TempDir(), boxes: map[string]*inbox{}, handled: make(chan struct{}, 100), dl: make(chan bool, 100)}
 	w.net = network.New(network.Config{Log: testLog().With("side", "net"), Seed: 1})
 	prof, err := sim.LoadProfile("../../configs/emulator-sim.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.card, err = sim.New(prof, sim.Options{Logger: testLog()})
+	w.card, err = sim.New(prof, sim.Options{Logger: testLog(), OnDownload: func(ok bool) { w.dl <- ok }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,6 +251,37 @@ func (w *world) next(k server.EventKind) server.Event {
 	}
 }
 
+// drainHandled forgets the SMS handled so far.
+func (w *world) drainHandled() {
+	for {
+		select {
+		case <-w.handled:
+		default:
+			return
+		}
+	}
+}
+
+// waitHandled waits until the daemon handled one more SMS from the modem.
+func (w *world) waitHandled() {
+	w.t.Helper()
+	select {
+	case <-w.handled:
+	case <-w.ctx.Done():
+		w.t.Fatal("SMS not handled")
+	}
+}
+
+// waitDownload waits until the card got one more SMS-PP download.
+func (w *world) waitDownload() {
+	w.t.Helper()
+	select {
+	case <-w.dl:
+	case <-w.ctx.Done():
+		w.t.Fatal("no SMS-PP download")
+	}
+}
+
 // waitModem waits until the daemon's modem is up (or down).
 func (w *world) waitModem(r *running, up bool) {
 	w.t.Helper()
@@ -287,6 +320,7 @@ func (w *world) start(mode string) *running {
 	}
 	d, err := daemon.New(cfg, daemon.Options{
 		StateDir: w.dir, ModemPort: w.link, Logger: testLog(),
+		SMSHandled:   func() { w.handled <- struct{}{} },
 		ModemOptions: []modem.Option{modem.WithReconnectBackoff(10*time.Millisecond, 200*time.Millisecond)},
 	})
 	if err != nil {
@@ -351,6 +385,7 @@ func TestSMSTriggerNoSec(t *testing.T) {
 	// A spoofed sender: the same trigger from another number is ignored
 	// (nothing sent, no Update); the real one that follows is answered.
 	w.from(strangerNr, eightBit(triggerCoAP(0x100)))
+	w.waitHandled()
 	in, out := w.measure("nosec", func() { w.from(nosecNumber, eightBit(triggerCoAP(0x101))) }, func() {
 		d := w.recv(nosecNumber)
 		if d.PID != 0 || byte(d.DCS) != 0x04 || len(d.UDH) != 0 {
@@ -494,16 +529,13 @@ func TestSMSTriggerDTLS(t *testing.T) {
 	r2 := w.start("dtls")
 	defer r2.stop()
 	// A spoofed sender: the server's trigger record, valid for the session,
-	// from another number: dropped, nothing sent, no Update. The emulated
-	// network may reorder two SMS, so wait (bounded) for the drop before
-	// the genuine trigger.
+	// from another number: dropped, nothing sent, no Update.
 	srv.mu.Lock()
 	spoofed := srv.last
 	srv.mu.Unlock()
+	w.drainHandled() // all earlier SMS were answered: none is in flight
 	w.from(strangerNr, eightBit(spoofed))
-	if st := waitSMSStats(t, r2.d, func(st smsbind.Stats) bool { return st.Total.DroppedSender >= 1 }); st.Total.DroppedSender != 1 {
-		t.Fatalf("spoofed SMS not dropped by the sender filter: %+v", st)
-	}
+	w.waitHandled()
 	in, out = srv.trigger("dtls after restart", 0x201)
 	if in != 1 || out != 1 || len(w.deviceSent())-out0 != 1 {
 		t.Errorf("trigger after a restart: %d SMS in, %d out; want 1, 1", in, out)
@@ -625,16 +657,20 @@ func TestSMSTriggerSecurePacket(t *testing.T) {
 			r := w.start("secure-packet")
 			defer r.stop()
 
-			// A spoofed sender, sealed with the right keys. Wait until it has
-			// been dropped before the genuine request: the network may reorder
+			// A spoofed sender, sealed with the right keys. It must reach
+			// the card before the genuine request: the network may reorder
 			// two SMS, and the card would then discard the spoofed packet's
-			// lower counter as a replay before the sender filter ever saw it.
-			// Host download: the TP-OA filter drops it. Silent download: the
-			// card accepts it and the data_rcv address fails the filter at the
-			// next GET DATA poll.
+			// lower counter as a replay before the sender filter saw it.
+			// Host download: the TP-OA filter drops it. Silent download:
+			// the card accepts it and the data_rcv address fails the
+			// filter at the next GET DATA poll.
 			w.from(strangerNr, srv.seal(t, triggerCoAP(0x300)))
-			if st := waitSMSStats(t, r.d, func(st smsbind.Stats) bool { return st.Total.DroppedSender >= 1 }); st.Total.DroppedSender != 1 {
-				t.Fatalf("spoofed SMS not dropped by the sender filter: %+v", st)
+			if hostDownload {
+				w.waitHandled()
+			} else {
+				// On the card; the next GET DATA fetches it no later
+				// than the trigger that follows.
+				w.waitDownload()
 			}
 			in, out := w.measure("secure-packet, "+name, func() { w.from(spNumber, srv.seal(t, triggerCoAP(0x301))) }, func() {
 				d := w.recv(spNumber)
@@ -696,25 +732,4 @@ func modemInfo(t *testing.T, w *world) modem.Info {
 		t.Fatal(err)
 	}
 	return info
-}
-
-// waitSMSStats polls the daemon's SMS counters until ok holds or 10 s pass,
-// and returns the last counters seen.
-func waitSMSStats(t *testing.T, d *daemon.Daemon, ok func(smsbind.Stats) bool) smsbind.Stats {
-	t.Helper()
-	deadline := time.NewTimer(10 * time.Second)
-	defer deadline.Stop()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		st, _ := d.SMSStats()
-		if ok(st) {
-			return st
-		}
-		select {
-		case <-tick.C:
-		case <-deadline.C:
-			return st
-		}
-	}
 }
