@@ -7,7 +7,7 @@ VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 GOBUILD  := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 # Tools `make test` needs beyond Go, as COMMAND:DEBIAN_PACKAGE.
-TEST_TOOLS := gcc:gcc gnutls-serv:gnutls-bin qemu-arm:qemu-user
+TEST_TOOLS := gcc:gcc gnutls-serv:gnutls-bin coap-rd-notls:libcoap3-bin qemu-arm:qemu-user
 FUZZTIME ?= 30s
 
 # Debian package version: the tag without its v, else 0.0~gitDATE.HASH.

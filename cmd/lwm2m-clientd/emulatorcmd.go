@@ -72,6 +72,8 @@ interrupted. The optional loopback JSON control API:
   POST /sms        {"from":"+...","pdu":"HEX"} or {"from":...,"pid":n,"dcs":n,"udh":"HEX","ud":"HEX"}
   GET  /sms/sent   the SMS the modem submitted (to, pdu, time)
   POST /faults     {"loss":0.1,"duplication":0.05,"delay":"2s","jitter":"1s"}
+  POST /modem/unplug, /modem/replug, /modem/reboot   hang up the pty, make a new one
+                   at the same link, restart the modem (RDY)
 --bridge MSISDN=udp:HOST:PORT carries SMS to MSISDN as UDP datagrams to HOST:PORT and back.
 --sim PROFILE puts an emulated UICC with the LwM2M application in the modem (e.g.
 configs/emulator-sim.yaml); without it the modem answers +CSIM with +CME ERROR: 10.`,
@@ -196,7 +198,7 @@ func runEmulator(ctx context.Context, cmd *cobra.Command, log *slog.Logger, link
 		if err != nil {
 			return fmt.Errorf("emulator: control API: %w", err)
 		}
-		srv := &http.Server{Handler: nw.Handler(number), ReadHeaderTimeout: 5 * time.Second}
+		srv := &http.Server{Handler: controlMux(nw.Handler(number), em), ReadHeaderTimeout: 5 * time.Second}
 		go func() { errc <- srv.Serve(ln) }()
 		defer func() {
 			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -214,4 +216,32 @@ func runEmulator(ctx context.Context, cmd *cobra.Command, log *slog.Logger, link
 		errc <- err // for the deferred shutdown
 		return fmt.Errorf("emulator: control API: %w", err)
 	}
+}
+
+// controlMux adds the modem's own faults to the network's control API.
+func controlMux(network http.Handler, em *emumodem.Modem) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", network)
+	mux.HandleFunc("POST /modem/{action}", func(w http.ResponseWriter, r *http.Request) {
+		var err error
+		switch r.PathValue("action") {
+		case "unplug":
+			em.Unplug()
+		case "replug":
+			err = em.Replug()
+		case "reboot":
+			em.Reboot()
+		default:
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if err != nil {
+			w.WriteHeader(http.StatusInternalServerError)
+			fmt.Fprintf(w, "{\"error\":%q}\n", err.Error())
+			return
+		}
+		fmt.Fprintf(w, "{\"pty\":%q}\n", em.Path())
+	})
+	return mux
 }

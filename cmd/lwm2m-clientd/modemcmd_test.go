@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -115,6 +116,21 @@ func TestEmulatorCommand(t *testing.T) {
 	if code := run([]string{"modem", "info", "--port", link}, &out, &errb); code != exitOK || !strings.Contains(out.String(), "iccid:        8900100000000000018") ||
 		!strings.Contains(out.String(), "imsi:         001010000000001") {
 		t.Fatalf("modem info on the emulator: %d %q %q", code, out.String(), errb.String())
+	}
+	base := strings.TrimPrefix(lines[2], "control API on ")
+	for _, action := range []string{"unplug", "replug", "reboot"} {
+		resp, err := http.Post(base+"/modem/"+action, "application/json", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %s", action, resp.Status)
+		}
+	}
+	out.Reset()
+	if code := run([]string{"modem", "at", "--port", link, "AT+CGMM"}, &out, &errb); code != exitOK || !strings.Contains(out.String(), "EMU-LTE") {
+		t.Fatalf("after replug and reboot: %d %q %q", code, out.String(), errb.String())
 	}
 	stop()
 	if err := <-done; err != nil {

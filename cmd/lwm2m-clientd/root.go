@@ -30,6 +30,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(
 		newVersionCmd(),
 		newConfigCmd(),
+		newRunCmd(),
 		newSMSCmd(),
 		newSecuredPacketCmd(),
 		newUICCCmd(),

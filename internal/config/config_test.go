@@ -64,6 +64,8 @@ func TestParseValid(t *testing.T) {
 			"kid_key: 101112131415161718191a1b1c1d1e1f", "kid_key: 202122232425262728292a2b2c2d2e2f3031323334353637").Replace(securePacket)},
 		{name: "psk from udp", yaml: strings.Replace(base, "      psk_identity: gw-sms\n      psk_key: 000102030405060708090a0b0c0d0e0f\n", "      psk_source: udp\n", 1)},
 		{name: "durations in seconds", yaml: base + "    lifetime: 300\n    default_pmin: 10\n    default_pmax: 1m\n"},
+		{name: "sms binding settings", yaml: base + "sms:\n  rate_limit:\n    per_sender: {count: 5, interval: 30s}\n    global: {count: 20, interval: 2m}\n  dtls:\n    handshake_timeout: 3m\n    rehandshake_interval: 1h\n"},
+		{name: "nosec debug switch", yaml: "endpoint: gw\nmodem:\n  port: /dev/x\nservers:\n  - short_server_id: 1\n    uri: coap://a\n    sms: {number: \"+33600000001\", security_mode: nosec}\nsms:\n  accept_any_sender_nosec: true\n"},
 		{name: "anchors", yaml: "endpoint: gw\nmodem: none\nservers:\n  - &s\n    short_server_id: 1\n    uri: coap://a:5683\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -98,6 +100,13 @@ func TestDefaults(t *testing.T) {
 		{"notification_storing", *s.NotificationStoring, true},
 		{"sms.psk_source", s.SMS.PSKSource, config.PSKSource("sms")},
 		{"resource 6", s.SMS.SecurityMode.Resource6(), 1},
+		{"sms.accept_any_sender_nosec", c.SMS.AcceptAnySenderNoSec, false},
+		{"sms.rate_limit.per_sender.count", c.SMS.RateLimit.PerSender.Count, config.DefaultSMSPerSenderCount},
+		{"sms.rate_limit.per_sender.interval", c.SMS.RateLimit.PerSender.Interval.D(), config.DefaultSMSPerSenderInterval},
+		{"sms.rate_limit.global.count", c.SMS.RateLimit.Global.Count, config.DefaultSMSGlobalCount},
+		{"sms.rate_limit.global.interval", c.SMS.RateLimit.Global.Interval.D(), config.DefaultSMSGlobalInterval},
+		{"sms.dtls.handshake_timeout", c.SMS.DTLS.HandshakeTimeout.D(), config.DefaultSMSHandshakeTimeout},
+		{"sms.dtls.rehandshake_interval", c.SMS.DTLS.RehandshakeInterval.D(), config.DefaultSMSRehandshakeInterval},
 	}
 	for _, ch := range checks {
 		if fmt.Sprint(ch.got) != fmt.Sprint(ch.want) {
@@ -192,6 +201,14 @@ func TestValidationRules(t *testing.T) {
 		{name: "sp aes-256 does not fit resource 8", yaml: strings.NewReplacer("kic_key: 000102030405060708090a0b0c0d0e0f", "kic_key: "+strings.Repeat("01", 32), "kid_key: 101112131415161718191a1b1c1d1e1f", "kid_key: "+strings.Repeat("02", 32)).Replace(securePacket), want: []string{"servers[0].sms.kic_key: two 32-byte keys do not fit Security resource 8"}},
 		{name: "sp 3des repeated key", yaml: strings.NewReplacer(`kic: "12"`, `kic: "19"`, "kic_key: 000102030405060708090a0b0c0d0e0f", "kic_key: 0001020304050607000102030405060710111213141516170", `kid: "12"`, `kid: "19"`, "kid_key: 101112131415161718191a1b1c1d1e1f", "kid_key: 202122232425262728292a2b2c2d2e2f3031323334353637").Replace(securePacket), want: []string{"servers[0].sms.kic_key: secret is not hex"}},
 		{name: "sp 3des two-key form", yaml: strings.NewReplacer(`kic: "12"`, `kic: "19"`, "kic_key: 000102030405060708090a0b0c0d0e0f", "kic_key: 000102030405060710111213141516170001020304050607", `kid: "12"`, `kid: "19"`, "kid_key: 101112131415161718191a1b1c1d1e1f", "kid_key: 202122232425262728292a2b2c2d2e2f3031323334353637").Replace(securePacket), want: []string{"servers[0].sms.kic_key: 3-key 3DES needs three different keys"}},
+		{name: "sms unknown key", yaml: base + "sms:\n  rate: 5\n", want: []string{"17:3: sms.rate: unknown key; known keys here: accept_any_sender_nosec, rate_limit, dtls"}},
+		{name: "sms debug switch not bool", yaml: base + "sms:\n  accept_any_sender_nosec: maybe\n", want: []string{"sms.accept_any_sender_nosec: \"maybe\" is not true or false"}},
+		{name: "sms debug switch without nosec server", yaml: base + "sms:\n  accept_any_sender_nosec: true\n", want: []string{"17:28: sms.accept_any_sender_nosec: needs exactly one server with sms.security_mode nosec"}},
+		{name: "sms rate count", yaml: base + "sms:\n  rate_limit:\n    per_sender:\n      count: -1\n", want: []string{"19:14: sms.rate_limit.per_sender.count: -1 is not a positive number of SMS"}},
+		{name: "sms rate interval", yaml: base + "sms:\n  rate_limit:\n    global: {count: 3, interval: 10ms}\n", want: []string{"sms.rate_limit.global.interval: 10ms is shorter than 1s"}},
+		{name: "sms rate not a mapping", yaml: base + "sms:\n  rate_limit:\n    global: 30/min\n", want: []string{"18:13: sms.rate_limit.global: expected a mapping, found \"30/min\""}},
+		{name: "sms handshake timeout", yaml: base + "sms:\n  dtls:\n    handshake_timeout: 5s\n", want: []string{"18:24: sms.dtls.handshake_timeout: 5s is shorter than the initial retransmission timeout 10s"}},
+		{name: "sms rehandshake interval", yaml: base + "sms:\n  dtls:\n    rehandshake_interval: 30s\n", want: []string{"sms.dtls.rehandshake_interval: 30s is shorter than 1m0s"}},
 		{name: "bootstrap uri", yaml: base + "bootstrap:\n  uri: udp://x\n", want: []string{"bootstrap.uri: \"udp://x\" is not a coap:// or coaps:// URI"}},
 		{name: "bootstrap unknown key", yaml: base + "bootstrap:\n  uri: coap://x\n  holdoff: 5\n", want: []string{"18:3: bootstrap.holdoff: unknown key"}},
 		{name: "device not mapping", yaml: base + "device: acme\n", want: []string{"16:9: device: expected a mapping, found \"acme\""}},

@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/hex"
 	"net/url"
+	"time"
 )
 
 // applyDefaults fills every unset value with its documented default. It
@@ -62,6 +63,24 @@ func (c *Config) applyDefaults() {
 	}
 	if b := c.Bootstrap; b != nil {
 		b.Security.defaultMode(b.URI)
+	}
+	rl := &c.SMS.RateLimit
+	rl.PerSender.defaults(DefaultSMSPerSenderCount, DefaultSMSPerSenderInterval)
+	rl.Global.defaults(DefaultSMSGlobalCount, DefaultSMSGlobalInterval)
+	if c.SMS.DTLS.HandshakeTimeout == 0 {
+		c.SMS.DTLS.HandshakeTimeout = Duration(DefaultSMSHandshakeTimeout)
+	}
+	if c.SMS.DTLS.RehandshakeInterval == 0 {
+		c.SMS.DTLS.RehandshakeInterval = Duration(DefaultSMSRehandshakeInterval)
+	}
+}
+
+func (r *RateLimit) defaults(count int, interval time.Duration) {
+	if r.Count == 0 {
+		r.Count = count
+	}
+	if r.Interval == 0 {
+		r.Interval = Duration(interval)
 	}
 }
 

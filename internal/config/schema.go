@@ -35,6 +35,23 @@ const (
 	// DefaultBinding is the LwM2M 1.0 binding when servers[].binding is
 	// unset ("U" is what a server assumes when b= is absent, lwm2m.md §3.1).
 	DefaultBinding = "U"
+	// DefaultSMSPerSenderCount and DefaultSMSPerSenderInterval limit the SMS
+	// one server number may send that make the daemon answer: 10 at once,
+	// then 10 a minute (the same PROJECT DEFAULT as smsbind's).
+	DefaultSMSPerSenderCount    = 10
+	DefaultSMSPerSenderInterval = time.Minute
+	// DefaultSMSGlobalCount and DefaultSMSGlobalInterval limit them over
+	// all servers together: 30 at once, then 30 a minute.
+	DefaultSMSGlobalCount    = 30
+	DefaultSMSGlobalInterval = time.Minute
+	// DefaultSMSHandshakeTimeout is the DTLS-over-SMS handshake budget
+	// (smsdtls.DefaultHandshakeTimeout; the CR's 150 s, LwM2M-TS 1.0
+	// §7.2.2.1.5).
+	DefaultSMSHandshakeTimeout = 150 * time.Second
+	// DefaultSMSRehandshakeInterval bounds how often records the DTLS
+	// session cannot authenticate start a new handshake
+	// (smsdtls.DefaultRehandshakeInterval).
+	DefaultSMSRehandshakeInterval = 10 * time.Minute
 )
 
 // Config is the whole daemon configuration. The zero value is not valid;
@@ -57,6 +74,9 @@ type Config struct {
 	Bootstrap *Bootstrap `yaml:"bootstrap"`
 	// Device is what the Device object (3) reports beside live modem data.
 	Device Device `yaml:"device"`
+	// SMS configures the SMS binding as a whole; each server's SMS side is
+	// under servers[].sms.
+	SMS SMSBinding `yaml:"sms"`
 
 	// File is the path the configuration was read from ("" for Parse
 	// without a name). Relative *_file paths are resolved against its
@@ -165,6 +185,43 @@ type SMS struct {
 	// KIcKey and KIDKey are the mode-2 keys (Security resource 8).
 	KIcKey Secret `yaml:"kic_key"`
 	KIDKey Secret `yaml:"kid_key"`
+}
+
+// SMSBinding is the SMS binding's own settings (flood limits, a debug
+// switch, DTLS-over-SMS timers).
+type SMSBinding struct {
+	// AcceptAnySenderNoSec is a DEBUG switch (default false): SMS from any
+	// number go to the one nosec server instead of being silently ignored,
+	// which LwM2M-TS 1.0 §7.2 allows only for debugging. The daemon logs a
+	// warning at start-up when it is on.
+	AcceptAnySenderNoSec bool `yaml:"accept_any_sender_nosec"`
+	// RateLimit bounds the SMS that make the daemon send SMS.
+	RateLimit SMSRateLimit `yaml:"rate_limit"`
+	// DTLS configures DTLS over SMS (security_mode dtls).
+	DTLS SMSDTLS `yaml:"dtls"`
+}
+
+// SMSRateLimit is the flood protection: token buckets per sender and over
+// all senders.
+type SMSRateLimit struct {
+	PerSender RateLimit `yaml:"per_sender"`
+	Global    RateLimit `yaml:"global"`
+}
+
+// RateLimit allows Count SMS at once and Count per Interval after that.
+type RateLimit struct {
+	Count    int      `yaml:"count"`
+	Interval Duration `yaml:"interval"`
+}
+
+// SMSDTLS holds the DTLS-over-SMS timers.
+type SMSDTLS struct {
+	// HandshakeTimeout bounds one handshake (default
+	// DefaultSMSHandshakeTimeout).
+	HandshakeTimeout Duration `yaml:"handshake_timeout"`
+	// RehandshakeInterval: unauthenticated records start at most one new
+	// handshake per interval (default DefaultSMSRehandshakeInterval).
+	RehandshakeInterval Duration `yaml:"rehandshake_interval"`
 }
 
 // Bootstrap is the optional bootstrap server account.

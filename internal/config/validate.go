@@ -27,6 +27,14 @@ const (
 	// maxShortServerID: LwM2M-TS 1.0 App. E.1 resource 10 (0 and 65535
 	// are forbidden).
 	maxShortServerID = 65534
+	// minHandshakeTimeout is the DTLS-over-SMS initial RTO (LwM2M-TS 1.0
+	// §7.2.2.1.5, 10 s): a shorter budget never retransmits a flight.
+	minHandshakeTimeout = 10 * time.Second
+	// minRehandshakeInterval: PROJECT DEFAULT floor; more often would let
+	// forged records cost a handshake's SMS every few seconds.
+	minRehandshakeInterval = time.Minute
+	// minRateInterval: a limit's interval below one second is a typo.
+	minRateInterval = time.Second
 )
 
 // sms8Lengths are the lengths Security resource 8 may have
@@ -111,6 +119,39 @@ func (v *validator) validate() {
 	}
 	if b := c.Bootstrap; b != nil {
 		v.uri(b.URI, &b.Security, "bootstrap")
+	}
+	v.smsBinding()
+}
+
+func (v *validator) smsBinding() {
+	s := &v.cfg.SMS
+	for _, l := range []struct {
+		path string
+		r    RateLimit
+	}{{"sms.rate_limit.per_sender", s.RateLimit.PerSender}, {"sms.rate_limit.global", s.RateLimit.Global}} {
+		if l.r.Count < 1 {
+			v.errorf(l.path+".count", "%d is not a positive number of SMS", l.r.Count)
+		}
+		if l.r.Interval.D() < minRateInterval {
+			v.errorf(l.path+".interval", "%s is shorter than %s", l.r.Interval.D(), minRateInterval)
+		}
+	}
+	if d := s.DTLS.HandshakeTimeout.D(); d < minHandshakeTimeout {
+		v.errorf("sms.dtls.handshake_timeout", "%s is shorter than the initial retransmission timeout %s", d, minHandshakeTimeout)
+	}
+	if d := s.DTLS.RehandshakeInterval.D(); d < minRehandshakeInterval {
+		v.errorf("sms.dtls.rehandshake_interval", "%s is shorter than %s", d, minRehandshakeInterval)
+	}
+	if s.AcceptAnySenderNoSec {
+		n := 0
+		for _, srv := range v.cfg.Servers {
+			if srv.SMS != nil && srv.SMS.SecurityMode == "nosec" {
+				n++
+			}
+		}
+		if n != 1 {
+			v.errorf("sms.accept_any_sender_nosec", "needs exactly one server with sms.security_mode nosec to give unknown senders to, there are %d", n)
+		}
 	}
 }
 

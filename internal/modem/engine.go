@@ -40,8 +40,8 @@ import (
 // resynchronises with a marker command whose answer cannot be confused with
 // the late result of the abandoned one; empty reads are skipped.
 
-// URC is one unsolicited result code as it arrived.
-type URC struct {
+// indication is one unsolicited result code (URC) as it arrived.
+type indication struct {
 	Line string // e.g. `+CMTI: "SM",3`
 	PDU  string // hex PDU line following +CMT/+CDS/+CBM, else ""
 	At   time.Time
@@ -99,10 +99,10 @@ type engine struct {
 	needResync bool
 
 	mu      sync.Mutex
-	active  *pending // guarded by mu
-	echoOff bool     // guarded by mu: ATE0 succeeded, so an echo means reboot
-	stopped bool     // guarded by mu: the reader has exited
-	urcs    []URC    // guarded by mu: FIFO of unsolicited results
+	active  *pending     // guarded by mu
+	echoOff bool         // guarded by mu: ATE0 succeeded, so an echo means reboot
+	stopped bool         // guarded by mu: the reader has exited
+	urcs    []indication // guarded by mu: FIFO of unsolicited results
 	urcSig  chan struct{}
 	dropped int // guarded by mu: URCs dropped because the FIFO was full
 
@@ -179,7 +179,7 @@ func (e *engine) readLoop() {
 	sc.Buffer(make([]byte, 0, 1024), 64*1024)
 	var split lineSplitter
 	sc.Split(split.split)
-	var urcPDU *URC // a +CMT/+CDS whose PDU line is next; owned by this goroutine
+	var urcPDU *indication // a +CMT/+CDS whose PDU line is next; owned by this goroutine
 	for sc.Scan() {
 		line := sc.Text()
 		if line != promptToken {
@@ -244,7 +244,7 @@ func isHex(s string) bool {
 
 // classify routes one line: to the command in progress, or returns it as a
 // URC (nil when consumed or dropped).
-func (e *engine) classify(line string) *URC {
+func (e *engine) classify(line string) *indication {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	p := e.active
@@ -259,7 +259,7 @@ func (e *engine) classify(line string) *URC {
 			return nil
 		}
 		if hasAnyPrefix(line, urcPrefixes) {
-			return &URC{Line: line, At: e.now()}
+			return &indication{Line: line, At: e.now()}
 		}
 		e.log.Debug("unexpected line dropped", "line", line)
 		return nil
@@ -267,7 +267,7 @@ func (e *engine) classify(line string) *URC {
 	if line == p.cmd {
 		if e.echoOff {
 			e.echoOff = false
-			return &URC{Line: echoURC, At: e.now()}
+			return &indication{Line: echoURC, At: e.now()}
 		}
 		return nil
 	}
@@ -289,7 +289,7 @@ func (e *engine) classify(line string) *URC {
 		return nil
 	}
 	if isURC(line, p.opts.prefixes, p.opts.strict) {
-		return &URC{Line: line, At: e.now()}
+		return &indication{Line: line, At: e.now()}
 	}
 	if p.opts.marker != "" && strings.HasPrefix(line, p.opts.marker) {
 		p.sawMark = true
@@ -298,7 +298,7 @@ func (e *engine) classify(line string) *URC {
 	return nil
 }
 
-func (e *engine) pushURC(u URC) {
+func (e *engine) pushURC(u indication) {
 	e.mu.Lock()
 	if len(e.urcs) >= maxURCs {
 		e.dropped++
@@ -318,7 +318,7 @@ func (e *engine) pushURC(u URC) {
 }
 
 // nextURCs takes every queued URC, in arrival order.
-func (e *engine) nextURCs() []URC {
+func (e *engine) nextURCs() []indication {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	u := e.urcs

@@ -175,3 +175,49 @@ func TestSendTimeoutBeforePrompt(t *testing.T) {
 		t.Fatalf("no PDU was written, yet: %v (%d submitted)", err, r.net.count())
 	}
 }
+
+// TestUnplugDuringHandOff: the link dies while a +CMT is being handed
+// off, so its +CNMA never reaches the modem: the network keeps the SMS
+// and delivers it again after the replug. Nothing is lost; the second
+// hand-off is the documented duplicate (its ack was lost).
+func TestUnplugDuringHandOff(t *testing.T) {
+	r := newRig(t, rigOpt{delivery: modem.DeliveryDirect})
+	release := make(chan struct{})
+	r.mu.Lock()
+	r.block = release
+	r.mu.Unlock()
+	res := r.deliverAsync(deliverPDU(1))
+	select {
+	case <-r.entered: // the hand-off has started
+	case <-r.ctx.Done():
+		t.Fatal("no hand-off")
+	}
+	r.emu.Unplug()
+	if err := <-res; !errors.Is(err, emu.ErrUnplugged) {
+		t.Fatalf("network saw %v, want the modem gone", err)
+	}
+	r.mu.Lock()
+	r.block = nil
+	r.mu.Unlock()
+	close(release)
+	r.waitHealth(func(h modem.Health) bool { return !h.Up })
+	r.must(r.emu.Replug())
+	r.waitHealth(func(h modem.Health) bool { return h.Up && !h.LastSweep.IsZero() })
+	r.must(<-r.deliverAsync(deliverPDU(1))) // the network's retry
+	got := r.waitSMS(2)
+	if string(got[0]) != string(deliverPDU(1)) || string(got[1]) != string(deliverPDU(1)) {
+		t.Fatalf("got %x", got)
+	}
+}
+
+// TestDirectWithoutCSMS: a modem that refuses +CSMS=1 acknowledges +CMT
+// itself; in direct mode the driver still receives (and sends no +CNMA).
+func TestDirectWithoutCSMS(t *testing.T) {
+	r := newRig(t, rigOpt{delivery: modem.DeliveryDirect, quirks: func(q *emu.Quirks) { q.NoCSMS = true }})
+	r.must(<-r.deliverAsync(deliverPDU(1)))
+	r.waitSMS(1)
+	if n := countCmd(r.emu, "AT+CNMA"); n != 0 {
+		// The driver may try; the modem answers 340 (no ack expected).
+		t.Logf("%d +CNMA sent", n)
+	}
+}

@@ -86,6 +86,7 @@ type rig struct {
 	seen       map[string]int
 	gotSig     chan struct{}
 	block      chan struct{} // when non-nil, the handler waits on it
+	entered    chan struct{} // signalled when the handler starts waiting on block
 	handlerErr error
 }
 
@@ -104,7 +105,7 @@ func newRig(t *testing.T, o rigOpt) *rig {
 	t.Helper()
 	checkLeaks(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	r := &rig{t: t, ctx: ctx, cancel: cancel, net: newFakeNetwork(), seen: map[string]int{}, gotSig: make(chan struct{}, 10000), runErr: make(chan error, 1)}
+	r := &rig{t: t, ctx: ctx, cancel: cancel, net: newFakeNetwork(), seen: map[string]int{}, gotSig: make(chan struct{}, 10000), entered: make(chan struct{}, 1), runErr: make(chan error, 1)}
 	link := filepath.Join(t.TempDir(), "ttyEMU")
 	e, err := emu.New(emu.Config{Link: link, Number: "+33600000001", Network: r.net, Capacity: o.capacity, SIM: o.sim, Log: testLog(t).With("side", "emu")})
 	if err != nil {
@@ -167,6 +168,10 @@ func (r *rig) handle(ctx context.Context, sms modem.SMS) error {
 	block, herr := r.block, r.handlerErr
 	r.mu.Unlock()
 	if block != nil {
+		select {
+		case r.entered <- struct{}{}:
+		default:
+		}
 		select {
 		case <-block:
 		case <-ctx.Done():

@@ -411,17 +411,29 @@ func (m *Modem) initialise(ctx context.Context, e *engine) (Delivery, error) {
 
 // setCNMI asks for the indications of the delivery mode (TS 27.005 §3.4.1):
 // mode 2 (buffer while the link is reserved), mt 2 (+CMT) or 1 (+CMTI),
-// no cell broadcast, ds 1 (+CDS), bfr 0 (flush buffered URCs).
+// no cell broadcast, ds 1 (+CDS), bfr 0 (flush buffered URCs). Modems
+// that refuse a value get the next set: without status reports, then
+// mode 1.
 func (m *Modem) setCNMI(ctx context.Context, e *engine, d Delivery) error {
 	mt := "1"
 	if d == DeliveryDirect {
 		mt = "2"
 	}
-	cmd := "AT+CNMI=2," + mt + ",0,1,0"
-	if _, err := e.exec(ctx, cmd, cmdOpts{}); err != nil {
-		return fmt.Errorf("%s: %w", cmd, err)
+	var err error
+	for i, args := range []string{"2," + mt + ",0,1,0", "2," + mt + ",0,0,0", "1," + mt + ",0,0,0"} {
+		cmd := "AT+CNMI=" + args
+		if _, err = e.exec(ctx, cmd, cmdOpts{}); err == nil {
+			if i > 0 {
+				m.log.Warn("modem accepts only reduced SMS indications", "cnmi", args)
+			}
+			return nil
+		}
+		err = fmt.Errorf("%s: %w", cmd, err)
+		if fatal(ctx, err) {
+			return err
+		}
 	}
-	return nil
+	return err
 }
 
 func quote(s string) string { return `"` + strings.ReplaceAll(s, `"`, "") + `"` }

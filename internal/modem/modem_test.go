@@ -219,6 +219,15 @@ func TestSendSMS(t *testing.T) {
 	}
 }
 
+func TestATCompound(t *testing.T) {
+	r := newRig(t, rigOpt{delivery: modem.DeliveryNone})
+	lines, err := r.m.AT(r.ctx, "AT+CGMI;+CSQ")
+	r.must(err)
+	if !slices.Equal(lines, []string{emu.Manufacturer, "+CSQ: 20,0"}) {
+		t.Fatalf("got %q", lines)
+	}
+}
+
 func TestATRefusesPromptCommands(t *testing.T) {
 	r := newRig(t, rigOpt{delivery: modem.DeliveryNone})
 	if _, err := r.m.AT(r.ctx, "AT+CMGS=12"); err == nil || !strings.Contains(err.Error(), "use SendSMS") {

@@ -58,7 +58,7 @@ func TestDirectHandOffBeforeAck(t *testing.T) {
 
 func TestAckNotBehindSendQueue(t *testing.T) {
 	r := newRig(t, rigOpt{delivery: modem.DeliveryDirect})
-	r.emu.SlowReply("AT+CMGS", 300*time.Millisecond)
+	r.emu.SlowReply("AT+CMGS", 800*time.Millisecond) // the +CMT arrives during the first
 	var wg sync.WaitGroup
 	for range 3 {
 		wg.Add(1)
@@ -385,11 +385,30 @@ func TestSendRetryBoundedByDeadline(t *testing.T) {
 	clk := newFakeClock()
 	r := newRig(t, rigOpt{delivery: modem.DeliveryNone, opts: []modem.Option{modem.WithClock(clk)}})
 	r.emu.FailNext("AT+CMGS", modem.CMSNetworkTimeout)
-	ctx, cancel := context.WithTimeout(r.ctx, 300*time.Millisecond)
+	ctx, cancel := context.WithTimeout(r.ctx, time.Second)
 	defer cancel()
 	_, err := r.m.SendSMS(ctx, submitPDU())
 	var cms *modem.CMSError
 	if !errors.As(err, &cms) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("want +CMS ERROR and deadline, got %v", err)
 	}
+}
+
+// TestIndicationInOtherStorage: a +CMTI naming another storage than the
+// configured one is swept there (+CPMS switched for the read, then back).
+func TestIndicationInOtherStorage(t *testing.T) {
+	r := newRig(t, rigOpt{delivery: modem.DeliveryStored, quirks: func(q *emu.Quirks) { q.IndicateStorage = "ME" }})
+	before := r.m.Health().LastSweep
+	r.must(r.emu.Deliver(r.ctx, deliverPDU(1)))
+	r.waitSMS(1)
+	r.waitHealth(func(h modem.Health) bool { return h.LastSweep.After(before) }) // after the restore
+	if len(r.emu.Stored()) != 0 {
+		t.Fatal("SMS not deleted")
+	}
+	cmds := r.emu.Commands()
+	i := slices.Index(cmds, `AT+CPMS="ME"`)
+	if i < 0 || !slices.Contains(cmds[i:], `AT+CPMS="SM","SM","SM"`) {
+		t.Fatalf("storage not switched and restored: %q", cmds)
+	}
+	r.noDuplicates()
 }

@@ -73,7 +73,7 @@ func fatal(ctx context.Context, err error) bool {
 	return ctx.Err() != nil || errors.Is(err, ErrLinkDown)
 }
 
-func (d *dispatcher) handle(ctx context.Context, u URC) error {
+func (d *dispatcher) handle(ctx context.Context, u indication) error {
 	switch {
 	case u.Line == echoURC || hasAnyPrefix(u.Line, rebootURCs):
 		d.m.log.Warn("modem restarted", "indication", strings.TrimPrefix(u.Line, "\x00"))
@@ -99,7 +99,7 @@ func (d *dispatcher) handle(ctx context.Context, u URC) error {
 
 // direct hands off a +CMT SMS and acknowledges it afterwards (TS 27.005
 // §3.4.4 +CNMA; sms-pdu.md §11).
-func (d *dispatcher) direct(ctx context.Context, u URC) error {
+func (d *dispatcher) direct(ctx context.Context, u indication) error {
 	sms, err := parsePDU(u.PDU)
 	if err != nil {
 		d.m.log.Warn("undecodable +CMT dropped", "err", err)
@@ -147,7 +147,7 @@ func (d *dispatcher) ack(ctx context.Context, ok bool) error {
 	return nil
 }
 
-func (d *dispatcher) directReport(ctx context.Context, u URC) error {
+func (d *dispatcher) directReport(ctx context.Context, u indication) error {
 	sms, err := parsePDU(u.PDU)
 	if err != nil {
 		d.m.log.Warn("undecodable +CDS dropped", "err", err)
@@ -174,7 +174,7 @@ func (d *dispatcher) report(tpdu []byte, at time.Time) {
 }
 
 // stored handles +CMTI/+CDSI: read, hand off, then delete.
-func (d *dispatcher) stored(ctx context.Context, u URC, report bool) error {
+func (d *dispatcher) stored(ctx context.Context, u indication, report bool) error {
 	mem, idx, err := parseStoredIndication(u.Line)
 	if err != nil {
 		d.m.log.Warn("bad indication", "line", u.Line, "err", err)
@@ -248,6 +248,7 @@ func (d *dispatcher) sweep(ctx context.Context, why string) error {
 func (d *dispatcher) sweepStorage(ctx context.Context, mem string, why string) error {
 	other := !strings.EqualFold(mem, d.m.cfg.Storage)
 	if other {
+		// +CMGL/+CMGR/+CMGD work on <mem1> (TS 27.005 §3.2.2).
 		if _, err := d.e.exec(ctx, "AT+CPMS="+quote(mem), cmdOpts{prefixes: []string{"+CPMS:"}}); err != nil {
 			if fatal(ctx, err) {
 				return err
@@ -255,29 +256,43 @@ func (d *dispatcher) sweepStorage(ctx context.Context, mem string, why string) e
 			d.m.log.Warn("select storage failed", "storage", mem, "err", err)
 			return nil
 		}
-		defer func() {
-			st := quote(d.m.cfg.Storage)
-			_, _ = d.e.exec(ctx, "AT+CPMS="+st+","+st+","+st, cmdOpts{prefixes: []string{"+CPMS:"}})
-		}()
 	}
+	swept, err := d.sweepSelected(ctx, mem, why)
+	if err != nil {
+		return err
+	}
+	if other {
+		st := quote(d.m.cfg.Storage)
+		if _, err := d.e.exec(ctx, "AT+CPMS="+st+","+st+","+st, cmdOpts{prefixes: []string{"+CPMS:"}}); err != nil && fatal(ctx, err) {
+			return err
+		}
+	}
+	if swept {
+		d.m.setSwept()
+	}
+	return nil
+}
+
+// sweepSelected lists the selected storage and hands off what it holds;
+// swept is false when the listing failed (left for the next sweep).
+func (d *dispatcher) sweepSelected(ctx context.Context, mem string, why string) (swept bool, err error) {
 	lines, err := d.e.exec(ctx, "AT+CMGL=4", cmdOpts{prefixes: []string{"+CMGL:"}, strict: true})
 	if err != nil {
 		if fatal(ctx, err) {
-			return err
+			return false, err
 		}
 		d.m.log.Warn("sweep failed", "reason", why, "storage", mem, "err", err)
-		return nil
+		return false, nil
 	}
-	defer d.m.setSwept()
 	msgs := parseListing(lines, "+CMGL:", -1)
 	d.m.log.Debug("sweep", "reason", why, "storage", mem, "count", len(msgs))
 	for _, msg := range msgs {
 		msg.sms.Storage, msg.sms.Received = mem, d.m.clock.Now()
 		if err := d.handOff(ctx, msg); err != nil {
-			return err
+			return false, err
 		}
 	}
-	return nil
+	return true, nil
 }
 
 type stored struct {

@@ -46,10 +46,68 @@ func (m *Modem) execute(p *pty, line string) *pduInput {
 		m.respond(p, "ERROR")
 		return nil
 	}
-	body := cmd[2:]
-	errCME := func(n int) { m.respondErr(p, cmee, "+CME ERROR", n) }
-	errCMS := func(n int) { m.respondErr(p, cmee, "+CMS ERROR", n) }
-	ok := func(lines ...string) { m.respond(p, append(lines, "OK")...) }
+	// ITU-T V.250 §5.2.1: one line may hold several commands separated by
+	// ';'; they run in order and the first error ends the line.
+	var r reply
+	subs := splitCompound(cmd[2:])
+	for i, body := range subs {
+		in := m.execOne(p, body, q, cmee, &r)
+		if in != nil {
+			if i != len(subs)-1 {
+				r.final = errText(cmee, "+CMS ERROR", 302) // a PDU must end the line
+				break
+			}
+			return in
+		}
+		if r.final != "" {
+			break
+		}
+	}
+	if r.final == "" {
+		r.final = "OK"
+	}
+	m.respond(p, append(r.lines, r.final)...)
+	return nil
+}
+
+// reply collects the answer of a command line.
+type reply struct {
+	lines []string // information responses
+	final string   // "" until an error ends the line
+}
+
+func errText(cmee int, kind string, n int) string {
+	if cmee == 0 {
+		return "ERROR"
+	}
+	return fmt.Sprintf("%s: %d", kind, n)
+}
+
+// splitCompound splits the body of a command line at ';' outside quotes.
+func splitCompound(body string) []string {
+	var out []string
+	quoted, start := false, 0
+	for i := 0; i < len(body); i++ {
+		switch body[i] {
+		case '"':
+			quoted = !quoted
+		case ';':
+			if !quoted {
+				out = append(out, body[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(out, body[start:])
+}
+
+// execOne runs one command of a line (body without "AT"); a "> " prompt
+// is the only output it writes itself.
+func (m *Modem) execOne(p *pty, body string, q Quirks, cmee int, r *reply) *pduInput {
+	cmd := "AT" + body
+	errCME := func(n int) { r.final = errText(cmee, "+CME ERROR", n) }
+	errCMS := func(n int) { r.final = errText(cmee, "+CMS ERROR", n) }
+	ok := func(lines ...string) { r.lines = append(r.lines, lines...) }
 
 	switch {
 	case body == "":
@@ -121,7 +179,11 @@ func (m *Modem) execute(p *pty, line string) *pduInput {
 		ok("+CFUN: 1")
 	case body == "+CFUN=1,1" || body == "Z":
 		ok()
-		go m.Reboot()
+		m.wg.Add(1) // the reader holds a count, so Close's Wait cannot have passed
+		go func() {
+			defer m.wg.Done()
+			m.Reboot()
+		}()
 	case body == "+CMGF=0":
 		ok()
 	case strings.HasPrefix(body, "+CMGF="):
@@ -200,11 +262,7 @@ func (m *Modem) execute(p *pty, line string) *pduInput {
 }
 
 func (m *Modem) respondErr(p *pty, cmee int, kind string, n int) {
-	if cmee == 0 {
-		m.respond(p, "ERROR")
-		return
-	}
-	m.respond(p, fmt.Sprintf("%s: %d", kind, n))
+	m.respond(p, errText(cmee, kind, n))
 }
 
 // setInt parses "...=<n>" into *dst (guarded by mu) within [lo, hi].

@@ -535,6 +535,10 @@ func (m *Modem) store(pdu []byte, indicate bool, kind string) error {
 		return ErrMemoryFull
 	}
 	m.slots[idx] = &slot{stat: 0, pdu: pdu}
+	mem := m.quirks.IndicateStorage
+	if mem == "" {
+		mem = "SM"
+	}
 	nowFull := true
 	for _, s := range m.slots {
 		if s == nil {
@@ -547,7 +551,7 @@ func (m *Modem) store(pdu []byte, indicate bool, kind string) error {
 	}
 	m.mu.Unlock()
 	if indicate {
-		m.urc(fmt.Sprintf(`%s: "SM",%d`, kind, idx+1))
+		m.urc(fmt.Sprintf(`%s: "%s",%d`, kind, mem, idx+1))
 	}
 	if sendFull {
 		m.urc(FullIndication)

@@ -105,6 +105,15 @@ func TestEchoAndRawMode(t *testing.T) {
 	if got := h.until("OK"); strings.Join(got, "|") != modem.Manufacturer+"|OK" {
 		t.Fatalf("got %q", got)
 	}
+	// V.250 compound line: in order, the first error ends it.
+	h.send("AT+CMEE=1;+CGMI;+CSQ\r")
+	if got := h.until("OK"); strings.Join(got, "|") != modem.Manufacturer+"|+CSQ: 20,0|OK" {
+		t.Fatalf("compound: %q", got)
+	}
+	h.send("AT+CGMI;+NOPE;+CSQ\r")
+	if got := h.until("OK"); strings.Join(got, "|") != modem.Manufacturer+"|+CME ERROR: 4" {
+		t.Fatalf("compound with error: %q", got)
+	}
 }
 
 type recNet struct {

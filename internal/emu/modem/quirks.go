@@ -38,6 +38,10 @@ type Quirks struct {
 	ICCIDCommand string
 	// NoCESQ: AT+CESQ is unknown.
 	NoCESQ bool
+	// IndicateStorage is the <mem> named in +CMTI/+CDSI (default "SM"),
+	// e.g. "ME" for a modem that stores in its own memory whatever +CPMS
+	// says. The emulated store is one.
+	IndicateStorage string
 }
 
 // DefaultQuirks are those of a well-behaved modem.
