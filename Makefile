@@ -9,6 +9,11 @@ GOBUILD  := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 # Tools `make test` needs beyond Go, as COMMAND:DEBIAN_PACKAGE.
 TEST_TOOLS := gcc:gcc gnutls-serv:gnutls-bin coap-rd-notls:libcoap3-bin qemu-arm:qemu-user
 FUZZTIME ?= 30s
+# Minimization budget per new input (go test -fuzzminimizetime). Go's
+# default, 60s, spends most of a 30 s run minimizing newly interesting
+# inputs of the slower targets at 0 execs/s (FuzzTreeOps: 2,398 execs in
+# 30 s with the default, 85,077 with 100x).
+FUZZMINIMIZE ?= 100x
 
 # Debian package version: the tag without its v, else 0.0~gitDATE.HASH.
 DEB_VERSION := $(shell v=$$(git describe --tags --exact-match 2>/dev/null); if [ -n "$$v" ]; then echo $${v#v}; else echo 0.0~git$$(git log -1 --format=%cd --date=format:%Y%m%d 2>/dev/null || date +%Y%m%d).$$(git rev-parse --short HEAD 2>/dev/null || echo 0); fi)
@@ -62,12 +67,12 @@ test-arm:
 	@scripts/ensure-tools qemu-arm:qemu-user
 	GO=$(GO) scripts/test-arm $(ARMTESTFLAGS)
 
-## fuzz: run each fuzz target for FUZZTIME (default 30s)
+## fuzz: run each fuzz target for FUZZTIME (default 30s), one after another
 fuzz:
 	@set -e; for pkg in $$($(GO) list ./...); do \
 	  for fz in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 	    echo "== $$pkg $$fz"; \
-	    $(GO) test -run '^$$' -fuzz "^$$fz$$" -fuzztime $(FUZZTIME) $$pkg; \
+	    $(GO) test -run '^$$' -fuzz "^$$fz$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) $$pkg; \
 	  done; \
 	done
 
