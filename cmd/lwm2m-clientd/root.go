@@ -36,6 +36,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newUICCCmd(),
 		newModemCmd(),
 		newEmulatorCmd(),
+		newStatusCmd(),
 	)
 	wrapArgs(root)
 	return root

@@ -10,7 +10,13 @@
 // internal/objects to it), transports beyond UDP through Dialer, and time
 // through Clock.
 //
+// Transports other than UDP sockets plug in without the engine knowing them:
+// Config.Dial with ConnClient runs a server's registration over any
+// datagram-preserving net.Conn, and Engine.ServeConn serves a server's
+// requests arriving on a side connection (the SMS binding's per-server Conn:
+// an SMS trigger there makes the registration Update over UDP). State()
+// snapshots every registration for status and health.
+//
 // It must not import internal/daemon, internal/modem, internal/smsbind,
-// internal/emu or cmd: the SMS binding plugs in as a Dialer that returns a
-// net.Conn-backed go-coap connection.
+// internal/emu or cmd.
 package lwm2m

@@ -70,7 +70,29 @@ func TestNotificationsStoredWhileAsleep(t *testing.T) {
 	r := startRig(t, false, 3600, "UQ", lwm2m.Config{QueueAwake: 10 * time.Second}, lwm2m.WithClock(clk))
 	waitEvent(t, ctx, r.events, kind(server.Registered))
 	c := r.srv.Client("lwm2m-clientd-test")
-	if resp, err := c.WriteAttributes(ctx, "/3/0/1", "pmax=5"); err != nil || resp.Code != codes.Changed {
+	o := observeAndSleep(t, ctx, r, clk, c)
+	if !r.eng.Trigger(101) {
+		t.Fatal("trigger")
+	}
+	waitEvent(t, ctx, r.events, kind(server.Updated))
+	for want := uint32(1); want <= 2; want++ {
+		select {
+		case n := <-o.C():
+			if n.Seq != want || string(n.Payload) != "Lightweight M2M Client" {
+				t.Errorf("stored notification seq %d payload %q, want seq %d", n.Seq, n.Payload, want)
+			}
+		case <-ctx.Done():
+			t.Fatalf("stored notification %d not sent after the wake-up", want)
+		}
+	}
+}
+
+// observeAndSleep observes /3/0/1 with pmax 15 s on a client whose awake
+// time is 10 s, lets it fall asleep, then lets two pmax periods pass: the
+// notifications with seq 1 and 2 fall due while it sleeps.
+func observeAndSleep(t *testing.T, ctx context.Context, r *rig, clk *fakeClock, c *server.Client) *server.Observation {
+	t.Helper()
+	if resp, err := c.WriteAttributes(ctx, "/3/0/1", "pmax=15"); err != nil || resp.Code != codes.Changed {
 		t.Fatalf("write-attributes: %v %v", resp.Code, err)
 	}
 	o, err := c.Observe(ctx, "/3/0/1", -1)
@@ -79,42 +101,21 @@ func TestNotificationsStoredWhileAsleep(t *testing.T) {
 	}
 	state := func() string { return r.eng.State()[0].State }
 	eventually(t, ctx, "registered", func() bool { return state() == "registered" })
-	clk.waitTimer(t, ctx, 10*time.Second) // queue-mode awake time
+	clk.waitTimer(t, ctx, 15*time.Second) // the observation's pmax
+	clk.waitTimer(t, ctx, 10*time.Second) // the queue-mode awake time
 	clk.Advance(10 * time.Second)
 	eventually(t, ctx, "asleep", func() bool { return state() == "sleeping" })
-	// The pmax notification due during those 10 s has been sent (the
-	// observer re-armed only after its CON was acknowledged) or stored:
-	// drain what went out while awake.
 	clk.waitTimer(t, ctx, 5*time.Second)
-	for len(o.C()) > 0 {
-		<-o.C()
-	}
-	// Two pmax periods pass while asleep: notifications are stored.
-	for i := 0; i < 2; i++ {
-		clk.Advance(5 * time.Second)
-		clk.waitTimer(t, ctx, 5*time.Second)
-	}
+	clk.Advance(5 * time.Second)
+	clk.waitTimer(t, ctx, 15*time.Second)
+	clk.Advance(15 * time.Second)
+	clk.waitTimer(t, ctx, 15*time.Second)
 	select {
 	case n := <-o.C():
 		t.Fatalf("notification %d delivered while asleep", n.Seq)
 	default:
 	}
-	if !r.eng.Trigger(101) {
-		t.Fatal("trigger")
-	}
-	waitEvent(t, ctx, r.events, kind(server.Updated))
-	got := 0
-	for got < 2 {
-		select {
-		case n := <-o.C():
-			got++
-			if string(n.Payload) != "Lightweight M2M Client" {
-				t.Errorf("stored notification payload %q", n.Payload)
-			}
-		case <-ctx.Done():
-			t.Fatalf("only %d stored notifications after the wake-up", got)
-		}
-	}
+	return o
 }
 
 // Execute /1/x/4 (Disable): 2.04, De-register, silence for the Disable
@@ -223,8 +224,8 @@ func TestObserveGreaterThan(t *testing.T) {
 		r.tree.mu.Unlock()
 		r.eng.Changed(lwm2m.Path{3, 0, 9})
 	}
-	// Had the 45 gone out, it would be the first notification received
-	// (the observer evaluates each change as it is reported, in order).
+	// If the observer evaluates the 45 it must not send it (no crossing of
+	// gt=50); either way the first notification received is the 55.
 	set("45")
 	set("55")
 	select {
@@ -234,5 +235,37 @@ func TestObserveGreaterThan(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("no notification after crossing gt")
+	}
+}
+
+// With Notification Storing off (Server resource 6 written false by the
+// server), what falls due while asleep is dropped: the first notification
+// after the wake-up is a fresh one (seq 3), not a stored one.
+func TestNotificationsDroppedWhenStoringOff(t *testing.T) {
+	checkLeaks(t)
+	ctx := testCtx(t, 30*time.Second)
+	clk := newFakeClock()
+	r := startRig(t, false, 3600, "UQ", lwm2m.Config{QueueAwake: 10 * time.Second}, lwm2m.WithClock(clk))
+	waitEvent(t, ctx, r.events, kind(server.Registered))
+	c := r.srv.Client("lwm2m-clientd-test")
+	if resp, err := c.Write(ctx, "/1/0/6", int(lwm2m.FormatText), []byte("0"), false); err != nil || resp.Code != codes.Changed {
+		t.Fatalf("write notification storing: %v %v", resp.Code, err)
+	}
+	o := observeAndSleep(t, ctx, r, clk, c)
+	r.eng.Trigger(101)
+	waitEvent(t, ctx, r.events, kind(server.Updated))
+	eventually(t, ctx, "registered again", func() bool { return r.eng.State()[0].State == "registered" })
+	// A change while awake: notified at once (pmin 0), as seq 3.
+	r.tree.mu.Lock()
+	r.tree.res["/3/0/1"] = "model B"
+	r.tree.mu.Unlock()
+	r.eng.Changed(lwm2m.Path{3, 0, 1})
+	select {
+	case n := <-o.C():
+		if n.Seq != 3 {
+			t.Errorf("first notification after the wake-up has seq %d, want 3 (1 and 2 dropped)", n.Seq)
+		}
+	case <-ctx.Done():
+		t.Fatal("no notification after the wake-up")
 	}
 }

@@ -294,18 +294,15 @@ func (o *observer) notify(ctx context.Context, ob *observation, maxDue bool, gt,
 	ob.seq = (ob.seq + 1) & 0xFFFFFF // Observe is 24 bits, RFC 7641 §3.4
 	n := note{token: ob.token, seq: ob.seq, format: resp.Format, body: resp.Payload}
 	ob.lastSent, ob.lastBody, ob.lastNum = o.e.clock.Now(), resp.Payload, num
-	cc, acc := o.conn, o.account
+	cc := o.conn
+	o.mu.Unlock()
 	if cc == nil {
-		o.storeLocked(n, acc)
-		o.mu.Unlock()
+		o.store(n)
 		return
 	}
-	o.mu.Unlock()
 	if err := o.send(ctx, cc, n); err != nil {
 		o.e.log.Warn("notification not delivered", "server_id", o.ssid, "path", ob.req.Path.String(), "err", err)
-		o.mu.Lock()
-		o.storeLocked(n, acc)
-		o.mu.Unlock()
+		o.store(n)
 	}
 }
 
@@ -336,10 +333,24 @@ func thresholdsAllow(prev *float64, cur float64, gt, lt, st *float64) bool {
 	return false
 }
 
-func (o *observer) storeLocked(n note, acc Account) {
-	if !acc.NotificationStoring {
+// store keeps n for the next connection when the server's Notification
+// Storing (Server resource 6) is on, read from the tree at this moment (a
+// server may have written it since the registration).
+func (o *observer) store(n note) {
+	storing := true
+	if accs, err := o.e.objs.Accounts(); err == nil {
+		for _, a := range accs {
+			if !a.Bootstrap && a.ShortID == o.ssid {
+				storing = a.NotificationStoring
+			}
+		}
+	}
+	if !storing {
+		o.e.log.Debug("notification dropped while offline (notification storing off)", "server_id", o.ssid)
 		return
 	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	if len(o.stored) >= MaxStoredNotifications {
 		o.e.log.Warn("stored notifications full: dropping the oldest", "server_id", o.ssid)
 		o.stored = o.stored[1:]

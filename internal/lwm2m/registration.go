@@ -343,6 +343,15 @@ func (r *registration) registering(ctx context.Context) regState {
 	if err != nil {
 		return r.fail(stateRegistering, "build register: %w", err)
 	}
+	// A new registration ends the old one's observations and attributes
+	// (LwM2M-TS 1.0 §5.3.1). Drop them before the Register goes out: the
+	// server may observe and write attributes as soon as it has answered,
+	// before the 2.01 is processed here.
+	r.obs.reset()
+	if f, ok := r.e.objs.(interface{ ForgetAttributes(uint16) }); ok {
+		f.ForgetAttributes(r.ssid)
+	}
+	r.obs.setOnline(r.conn, r.acc)
 	start := r.e.clock.Now()
 	resp, err := r.exchange(rctx, req)
 	r.conn.ReleaseMessage(req)
@@ -363,11 +372,6 @@ func (r *registration) registering(ctx context.Context) regState {
 	r.location = "/" + strings.Trim(loc, "/")
 	r.params = params
 	r.registeredOK()
-	r.obs.reset()
-	if f, ok := r.e.objs.(interface{ ForgetAttributes(uint16) }); ok {
-		f.ForgetAttributes(r.ssid) // attributes belong to one registration
-	}
-	r.obs.setOnline(r.conn, r.acc)
 	r.e.log.Info("registered", "server_id", r.acc.ShortID, "uri", r.acc.URI, "location", r.location,
 		"lifetime", params.lifetime, "binding", params.binding, "duration", r.e.clock.Now().Sub(start).Round(time.Millisecond))
 	return stateRegistered

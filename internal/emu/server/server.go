@@ -619,7 +619,15 @@ func (o *Observation) Cancel(ctx context.Context) (Response, error) {
 	o.c.srv.mu.Lock()
 	delete(o.c.srv.obs, string(o.token))
 	o.c.srv.mu.Unlock()
-	return o.c.doToken(ctx, o.token, o.path, 1, -1)
+	// A notification in flight carries the same token and may be taken for
+	// the answer; the real answer has no Observe option, so ask again
+	// (cancelling is idempotent).
+	for i := 0; ; i++ {
+		resp, err := o.c.doToken(ctx, o.token, o.path, 1, -1)
+		if err != nil || resp.Observe == nil || i == 2 {
+			return resp, err
+		}
+	}
 }
 
 // CancelByReset makes the server answer the next notification of this
