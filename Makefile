@@ -69,12 +69,7 @@ test-arm:
 
 ## fuzz: run each fuzz target for FUZZTIME (default 30s), one after another
 fuzz:
-	@set -e; for pkg in $$($(GO) list ./...); do \
-	  for fz in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
-	    echo "== $$pkg $$fz"; \
-	    $(GO) test -run '^$$' -fuzz "^$$fz$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) $$pkg; \
-	  done; \
-	done
+	GO=$(GO) scripts/fuzz $(FUZZTIME) $(FUZZMINIMIZE)
 
 clean:
 	rm -rf $(BIN) dist
