@@ -18,13 +18,17 @@ FUZZMINIMIZE ?= 100x
 # Debian package version: the tag without its v, else 0.0~gitDATE.HASH.
 DEB_VERSION := $(shell v=$$(git describe --tags --exact-match 2>/dev/null); if [ -n "$$v" ]; then echo $${v#v}; else echo 0.0~git$$(git log -1 --format=%cd --date=format:%Y%m%d 2>/dev/null || date +%Y%m%d).$$(git rev-parse --short HEAD 2>/dev/null || echo 0); fi)
 
-.PHONY: all build cross deb test test-native test-arm tools fmt-check tidy-check vet fuzz clean
+.PHONY: all build cross deb demo test test-native test-arm tools fmt-check tidy-check vet fuzz clean
 
 all: build
 
 ## build: the static binary for this machine, version stamped from git
 build:
 	$(GOBUILD) -o $(BIN)/lwm2m-clientd $(PKG)
+
+## demo: build, then run the main job against the emulated modem, SIM, network and servers
+demo: build
+	$(BIN)/lwm2m-clientd demo --sim configs/emulator-sim.yaml
 
 ## cross: static binaries for the gateway architectures
 cross:

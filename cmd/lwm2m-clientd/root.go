@@ -37,6 +37,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newModemCmd(),
 		newEmulatorCmd(),
 		newStatusCmd(),
+		newDemoCmd(),
 	)
 	wrapArgs(root)
 	return root

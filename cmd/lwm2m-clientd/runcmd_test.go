@@ -4,14 +4,18 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/config"
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/control"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/server"
 )
 
@@ -68,8 +72,9 @@ func TestRunSIGTERM(t *testing.T) {
 	}
 	state := filepath.Join(dir, "state")
 	for round := 1; round <= 2; round++ {
-		var stderr bytes.Buffer
-		args := []string{os.Args[0], "-test.run=^TestHelperProcess$", "--", "run", "--config", cfgPath, "--state-dir", state}
+		stderr := &logBuffer{grew: make(chan struct{}, 1)}
+		sock := filepath.Join(dir, "control.sock")
+		args := []string{os.Args[0], "-test.run=^TestHelperProcess$", "--", "run", "--config", cfgPath, "--state-dir", state, "--control-socket", sock}
 		// scripts/test-arm runs this binary under qemu-arm on an amd64
 		// host without binfmt_misc, where it cannot exec itself: it sets
 		// LWM2M_TEST_EXEC=qemu-arm as the command prefix.
@@ -78,7 +83,7 @@ func TestRunSIGTERM(t *testing.T) {
 		}
 		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 		cmd.Env = append(os.Environ(), "LWM2M_CLIENTD_HELPER=1")
-		cmd.Stderr = &stderr
+		cmd.Stderr = stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -95,6 +100,25 @@ func TestRunSIGTERM(t *testing.T) {
 		resp, err := srv.Client("lwm2m-clientd-test").Read(ctx, "/3/0/0", 0)
 		if err != nil || string(resp.Payload) != "lwm2m-clientd" {
 			t.Errorf("round %d: read /3/0/0: %q %v", round, resp.Payload, err)
+		}
+		// `status` asks the running daemon over its control socket.
+		var out, errb bytes.Buffer
+		if code := run([]string{"status", "--socket", sock, "--json"}, &out, &errb); code != 0 {
+			t.Fatalf("round %d: status: %d %s", round, code, errb.String())
+		}
+		st, err := control.Decode(out.Bytes())
+		if err != nil || len(st.Servers) != 1 || !st.Servers[0].Registered || st.Servers[0].Location == "" || st.Servers[0].Binding != "U" || st.Modem != nil {
+			t.Errorf("round %d: status %+v %v\n%s", round, st, err, out.String())
+		}
+		if round == 1 {
+			// SIGHUP re-reads the log level.
+			if err := os.WriteFile(cfgPath, []byte(strings.Replace(cfgText, "level: info", "level: debug", 1)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+				t.Fatal(err)
+			}
+			stderr.waitFor(t, ctx, `msg="SIGHUP: log level changed" component=run from=INFO to=DEBUG`)
 		}
 		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
@@ -124,5 +148,68 @@ func TestRunUsage(t *testing.T) {
 	errb.Reset()
 	if code := run([]string{"run", "--config", "/nonexistent.yaml"}, &out, &errb); code != exitFail {
 		t.Errorf("run with a missing file: %d %q", code, errb.String())
+	}
+}
+
+// logBuffer collects a child's stderr; waitFor waits for a line.
+type logBuffer struct {
+	mu   sync.Mutex
+	b    bytes.Buffer  // guarded by mu
+	grew chan struct{} // signalled after each Write
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	n, err := l.b.Write(p)
+	l.mu.Unlock()
+	select {
+	case l.grew <- struct{}{}:
+	default:
+	}
+	return n, err
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func (l *logBuffer) waitFor(t *testing.T, ctx context.Context, want string) {
+	t.Helper()
+	for !strings.Contains(l.String(), want) {
+		select {
+		case <-l.grew:
+		case <-ctx.Done():
+			t.Fatalf("log lacks %q:\n%s", want, l.String())
+		}
+	}
+}
+
+// Under journald log records carry their priority and no timestamp.
+func TestJournalLogger(t *testing.T) {
+	for _, format := range []string{"text", "json"} {
+		t.Setenv("JOURNAL_STREAM", "8:1234")
+		var b bytes.Buffer
+		log := newLogger(&b, config.Log{Format: config.LogFormat(format)}, slog.LevelDebug)
+		log.Debug("d")
+		log.Info("i", "k", 1)
+		log.Warn("w")
+		log.Error("e")
+		lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+		if len(lines) != 4 {
+			t.Fatalf("%s: %q", format, b.String())
+		}
+		for i, prio := range []string{"<7>", "<6>", "<4>", "<3>"} {
+			if !strings.HasPrefix(lines[i], prio) || strings.Contains(lines[i], "time") {
+				t.Errorf("%s: line %q, want prefix %s and no time", format, lines[i], prio)
+			}
+		}
+	}
+	t.Setenv("JOURNAL_STREAM", "")
+	var b bytes.Buffer
+	newLogger(&b, config.Log{}, slog.LevelInfo).Info("i")
+	if !strings.HasPrefix(b.String(), "time=") {
+		t.Errorf("outside journald: %q", b.String())
 	}
 }

@@ -6,17 +6,19 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/config"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/lwm2m"
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/modem"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/objects"
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/sdnotify"
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/smsbind"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/store"
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/uicc"
 )
-
-// ErrModemNotSupported is returned for a configuration with a modem: only
-// UDP-only gateways (modem: none) run so far.
-var ErrModemNotSupported = errors.New("a modem is configured, but this build runs UDP-only gateways (modem: none) only")
 
 // Options adjust a run beyond the configuration file.
 type Options struct {
@@ -24,18 +26,46 @@ type Options struct {
 	StateDir string
 	// Logger is the root logger (required).
 	Logger *slog.Logger
-	// Engine tunes the LwM2M engine (tests shorten timers); Endpoint is
-	// always taken from the configuration.
+	// Engine tunes the LwM2M engine (tests shorten timers); Endpoint and
+	// MSISDN are always taken from the configuration and the modem.
 	Engine lwm2m.Config
+	// ModemPort overrides the configuration's modem.port when non-empty
+	// (run --modem-port).
+	ModemPort string
+	// ModemOptions are passed to the modem driver after the daemon's own
+	// (tests shorten its backoffs).
+	ModemOptions []modem.Option
+	// ControlSocket is the path of the control socket `lwm2m-clientd
+	// status` asks; empty: none.
+	ControlSocket string
+	// Version is reported by the control socket.
+	Version string
+	// SMSInitialRTO is the first DTLS-over-SMS retransmission timeout
+	// (zero: the smsdtls default, 10 s); tests shorten it.
+	SMSInitialRTO time.Duration
 }
 
 // Daemon is one configured daemon.
 type Daemon struct {
-	cfg    *config.Config
-	log    *slog.Logger
-	st     *store.File
-	tree   *objects.Tree
-	engine *lwm2m.Engine
+	cfg  *config.Config
+	opts Options
+	log  *slog.Logger
+	st   *store.File
+	tree *objects.Tree
+	// engine is built by Run once the endpoint name is known (it may need
+	// the modem's IMEI or ICCID); read by status and the change hook.
+	engine atomic.Pointer[lwm2m.Engine]
+	ran    atomic.Bool // Run was called
+	ops    opsState    // status loop, systemd notification (ops.go)
+
+	// The modem side, all nil for a UDP-only gateway. Built by New, driven
+	// by Run; see sms.go.
+	modem *modem.Modem
+	app   *uicc.App        // nil unless a server uses secure-packet
+	bind  *smsbind.Binding // nil when no server has an SMS number and mode
+	// openAtStart lists the Short Server IDs whose binding contains S: their
+	// SMS connection (the DTLS session in mode 1) opens at start-up.
+	openAtStart []uint16
 }
 
 // New opens the state directory, builds the object tree (factory bootstrap
@@ -43,9 +73,6 @@ type Daemon struct {
 func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	if opts.Logger == nil {
 		return nil, errors.New("daemon: logger is required")
-	}
-	if cfg.Modem != nil {
-		return nil, fmt.Errorf("daemon: %w", ErrModemNotSupported)
 	}
 	log := opts.Logger.With("component", "daemon")
 	dir := cfg.StateDir
@@ -59,7 +86,8 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("daemon: open state directory %s: %w", dir, err)
 	}
-	d := &Daemon{cfg: cfg, log: log, st: st}
+	d := &Daemon{cfg: cfg, opts: opts, log: log, st: st}
+	d.ops.notify = sdnotify.New(sdnotify.WithLogger(opts.Logger))
 	factory, err := Factory(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)
@@ -87,19 +115,40 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		return nil, fmt.Errorf("daemon: object tree: %w", err)
 	}
 	d.tree = tree
-	ecfg := opts.Engine
-	ecfg.Endpoint = cfg.Endpoint
-	eng, err := lwm2m.New(ecfg, lwm2m.TreeObjects(tree), opts.Logger)
+	if err := d.newSMS(); err != nil {
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
+	if cfg.Modem == nil {
+		// Build the engine now: a UDP-only endpoint name has nothing to
+		// wait for, and a bad one fails here rather than in Run.
+		if _, err := d.newEngine(cfg.Endpoint, ""); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// newEngine builds the LwM2M engine for endpoint once (Run may call it
+// after New did).
+func (d *Daemon) newEngine(endpoint, msisdn string) (*lwm2m.Engine, error) {
+	if e := d.engine.Load(); e != nil {
+		return e, nil
+	}
+	ecfg := d.opts.Engine
+	ecfg.Endpoint = endpoint
+	ecfg.MSISDN = msisdn
+	eng, err := lwm2m.New(ecfg, lwm2m.TreeObjects(d.tree), d.opts.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)
 	}
-	d.engine = eng
-	return d, nil
+	d.engine.Store(eng)
+	return eng, nil
 }
 
 // changed forwards object changes to the engine (observations, Update).
 func (d *Daemon) changed(ch []objects.Change) {
-	if d.engine == nil {
+	eng := d.engine.Load()
+	if eng == nil {
 		return
 	}
 	paths := make([]lwm2m.Path, 0, len(ch))
@@ -108,23 +157,62 @@ func (d *Daemon) changed(ch []objects.Change) {
 			paths = append(paths, p)
 		}
 	}
-	d.engine.Changed(paths...)
+	eng.Changed(paths...)
 }
 
-// Engine is the LwM2M engine (for status).
-func (d *Daemon) Engine() *lwm2m.Engine { return d.engine }
+// Engine is the LwM2M engine (for status); nil until Run knows the
+// endpoint name.
+func (d *Daemon) Engine() *lwm2m.Engine { return d.engine.Load() }
 
 // Run serves until ctx ends, then de-registers and returns nil; an error
-// means the daemon could not run at all.
+// means the daemon could not run at all. With a modem it drives the modem,
+// the SMS binding and one engine connection per SMS server beside the
+// engine (sms.go), and stops them after the De-register. Run may be called
+// once.
 func (d *Daemon) Run(ctx context.Context) error {
-	d.log.Info("starting", "endpoint", d.cfg.Endpoint, "servers", len(d.cfg.Servers),
-		"bootstrap", d.cfg.Bootstrap != nil, "state_dir", d.st.Dir(), "pid", os.Getpid())
-	err := d.engine.Run(ctx)
-	if err != nil {
-		return fmt.Errorf("daemon: %w", err)
+	if !d.ran.CompareAndSwap(false, true) {
+		return errors.New("daemon: Run called twice")
 	}
-	d.log.Info("stopped")
-	return nil
+	d.log.Info("starting", "endpoint", d.cfg.Endpoint, "servers", len(d.cfg.Servers),
+		"bootstrap", d.cfg.Bootstrap != nil, "modem", d.modem != nil, "state_dir", d.st.Dir(), "pid", os.Getpid())
+	d.ops.started = time.Now()
+	d.ops.notify.Status("starting")
+	ctl, err := d.listenControl()
+	if err != nil {
+		return err
+	}
+	opsCtx, stopOps := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	defer func() {
+		stopOps()
+		wg.Wait()
+	}()
+	if ctl != nil {
+		wg.Go(func() {
+			if err := ctl.Serve(opsCtx); err != nil {
+				d.log.Warn("control socket", "err", err)
+			}
+		})
+	}
+	// ready is called once the store is open (New) and the modem is
+	// initialised (or at once without a modem): READY=1, then the status
+	// loop and the watchdog.
+	ready := func() {
+		d.ops.notify.Ready()
+		wg.Go(func() { d.runOps(opsCtx) })
+	}
+	stopping := func() { d.ops.notify.Stopping() }
+	if d.modem == nil {
+		ready()
+		context.AfterFunc(ctx, stopping)
+		if err := d.engine.Load().Run(ctx); err != nil {
+			return fmt.Errorf("daemon: %w", err)
+		}
+		d.log.Info("stopped")
+		return nil
+	}
+	context.AfterFunc(ctx, stopping)
+	return d.runWithModem(ctx, ready)
 }
 
 // Factory turns the configuration's accounts into the factory bootstrap of

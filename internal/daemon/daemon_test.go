@@ -2,7 +2,6 @@ package daemon_test
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/daemon"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/server"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/objects"
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/smsbind"
 )
 
 func parse(t *testing.T, y string) *config.Config {
@@ -65,8 +65,12 @@ bootstrap:
 	if s.SMS == nil || s.SMS.SecurityMode != objects.SMSModeDTLS || string(s.SMS.KeyParameters) != "sms-id" || s.SMS.SecretKey.Len() != 16 {
 		t.Errorf("sms %+v", s.SMS)
 	}
-	if _, err := daemon.New(cfg, daemon.Options{Logger: slog.New(slog.DiscardHandler), StateDir: t.TempDir()}); !errors.Is(err, daemon.ErrModemNotSupported) {
-		t.Errorf("New with a modem: %v", err)
+	d, err := daemon.New(cfg, daemon.Options{Logger: slog.New(slog.DiscardHandler), StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("New with a modem: %v", err)
+	}
+	if _, ok := d.SMSStats(); !ok || d.Modem() == nil {
+		t.Errorf("no SMS binding for a server with sms:")
 	}
 }
 
@@ -122,5 +126,71 @@ func TestDaemonRunAndStoredState(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatalf("Run: %v", err)
 		}
+	}
+}
+
+// The SMS server table comes from the Security instances: mode 1 takes its
+// PSK from resources 7/8 (psk_source sms) or 3/5 (psk_source udp); servers
+// without an SMS number and mode are left out.
+func TestSMSServersFromSecurityObjects(t *testing.T) {
+	cfg := parse(t, `endpoint: gw
+modem:
+  port: /dev/ttyUSB2
+servers:
+  - short_server_id: 1
+    uri: coaps://a.example.com
+    security: {mode: psk, psk_identity: udp-id, psk_key: 000102030405060708090a0b0c0d0e0f}
+    binding: UQS
+    sms: {number: "+33600000002", security_mode: dtls, psk_source: udp}
+  - short_server_id: 2
+    uri: coap://b.example.com
+    binding: US
+    sms: {number: "+33600000001", security_mode: nosec}
+  - short_server_id: 3
+    uri: coap://c.example.com
+    binding: U
+  - short_server_id: 4
+    uri: coap://d.example.com
+    binding: UQS
+    sms:
+      number: "+33600000004"
+      security_mode: dtls
+      psk_identity: sms-id
+      psk_key: 0f0e0d0c0b0a09080706050403020100
+`)
+	f, err := daemon.Factory(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, err := objects.New(objects.Config{Factory: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	servers, err := daemon.SMSServers(tree.Servers())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(servers) != 3 {
+		t.Fatalf("servers %+v", servers)
+	}
+	want := []struct {
+		id     int
+		number string
+		mode   smsbind.Mode
+		pskID  string
+		pskLen int
+	}{
+		{1, "+33600000002", smsbind.ModeDTLS, "udp-id", 16},
+		{2, "+33600000001", smsbind.ModeNoSec, "", 0},
+		{4, "+33600000004", smsbind.ModeDTLS, "sms-id", 16},
+	}
+	for i, w := range want {
+		s := servers[i]
+		if s.ID != w.id || s.Number != w.number || s.Mode != w.mode || string(s.PSKIdentity) != w.pskID || len(s.PSK) != w.pskLen {
+			t.Errorf("server %d: %+v, want %+v", i, s, w)
+		}
+	}
+	if servers[2].PSK[0] != 0x0f || servers[0].PSK[0] != 0x00 {
+		t.Error("PSKs taken from the wrong resources")
 	}
 }

@@ -6,6 +6,12 @@
 // bootstrap server it answers POST /bs and runs a caller-supplied script of
 // bootstrap Writes, Deletes and Discovers ending in Bootstrap-Finish.
 //
+// Its SMS side (StartSMS, sms.go) attaches to the emulated network under one
+// number per SMS security mode and sends requests to a client's MSISDN in
+// NoSec, DTLS (pion server over smsdtls.PacketConn) and secured-packet mode
+// (securedpacket with the SIM's keys and its own counter), with counters of
+// SMS and bytes per mode.
+//
 // It owns its listener and the CoAP connections the clients open. It must
 // not import internal/lwm2m, internal/daemon or cmd: it speaks the protocol
 // from the server's side only.

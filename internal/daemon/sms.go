@@ -1,0 +1,420 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/atpdu"
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/config"
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/control"
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/lwm2m"
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/modem"
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/objects"
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/smsbind"
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/smsdtls"
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/uicc"
+)
+
+// CoAP over SMS (PROJECT DEFAULT values; LwM2M-TS 1.0 §8.6.2 and the issue's
+// "ACK timeouts sized for SMS").
+const (
+	// SMSAckTimeout is the CoAP ACK timeout on an SMS connection: an SMS
+	// round trip takes seconds to minutes, never UDP's 2 s.
+	SMSAckTimeout = 60 * time.Second
+	// SMSBlockSize is the block-wise size on an SMS connection: the largest
+	// power of two whose block, with the CoAP header and options and the
+	// DTLS record overhead (29 octets with CCM_8), fits 140 octets.
+	SMSBlockSize = 64
+	// identityRetry is how long the daemon waits before asking the modem
+	// again for the IMEI/ICCID the endpoint name needs.
+	identityRetry = 5 * time.Second
+	// restoreWait bounds how long start-up waits for a stored DTLS
+	// session to be restored before SMS reception starts.
+	restoreWait = 2 * time.Second
+	// uiccCloseTimeout bounds closing the UICC application at shutdown.
+	uiccCloseTimeout = 5 * time.Second
+)
+
+// smsTransport is what ServeConn needs to know of an SMS connection: no CoAP
+// retransmission over SMS (LwM2M-TS 1.0 §8.6.2), SMS-sized ACK timeout and
+// blocks.
+var smsTransport = func() lwm2m.Transport {
+	zero := uint32(0)
+	return lwm2m.Transport{AckTimeout: SMSAckTimeout, MaxRetransmit: &zero, BlockSize: SMSBlockSize}
+}()
+
+// SMSServers builds the SMS binding's server table from the DM server
+// accounts: one entry per account whose Security instance has an SMS number
+// (resource 9) and an SMS security mode (resource 6). In mode 1 the PSK is
+// resources 7 and 8 when they are set (psk_source sms, as the only shipping
+// implementation does), else resources 3 and 5 (psk_source udp).
+func SMSServers(accounts []objects.ServerAccount) ([]smsbind.Server, error) {
+	var out []smsbind.Server
+	for _, a := range accounts {
+		if a.SMSNumber == "" || a.SMSSecurityMode == 0 {
+			continue
+		}
+		s := smsbind.Server{
+			ID:     int(a.ShortServerID),
+			Number: "+" + strings.TrimPrefix(a.SMSNumber, "+"),
+			Mode:   smsbind.Mode(a.SMSSecurityMode),
+		}
+		if s.Mode == smsbind.ModeDTLS {
+			id, key := a.SMSKeyParameters, a.SMSSecretKey
+			if len(id) == 0 && key.IsZero() {
+				id, key = a.PSKIdentity, a.PSK
+			}
+			if len(id) == 0 || key.IsZero() {
+				return nil, fmt.Errorf("server %d: SMS security mode dtls without a PSK identity and key (Security resources 7/8 or 3/5)", a.ShortServerID)
+			}
+			s.PSKIdentity = append([]byte(nil), id...)
+			s.PSK = smsdtls.Secret(append([]byte(nil), key.Bytes()...))
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// newSMS builds the modem driver, the UICC application (only when a server
+// uses secure-packet) and the SMS binding from the configuration and the
+// object tree's Security instances. Nothing runs until runWithModem.
+func (d *Daemon) newSMS() error {
+	servers, err := SMSServers(d.tree.Servers())
+	if err != nil {
+		return err
+	}
+	mc := d.cfg.Modem
+	if mc == nil {
+		if len(servers) > 0 {
+			d.log.Warn("servers have an SMS binding but modem is none: SMS are neither received nor sent", "sms_servers", len(servers))
+		}
+		return nil
+	}
+	port := mc.Port
+	if d.opts.ModemPort != "" {
+		port = d.opts.ModemPort
+	}
+	delivery := modem.Delivery(mc.SMSDelivery)
+	if len(servers) == 0 {
+		// Nothing would consume SMS: leave them on the modem.
+		delivery = modem.DeliveryNone
+		d.log.Info("no server has an SMS number and mode: SMS reception is off")
+	}
+	mopts := append([]modem.Option{modem.WithLogger(d.opts.Logger)}, d.opts.ModemOptions...)
+	d.modem, err = modem.New(modem.Config{
+		Port: port, Baud: mc.Baud, Delivery: delivery, Storage: mc.Storage,
+		HandleSMS: d.handleSMS, Trace: mc.Trace,
+	}, mopts...)
+	if err != nil {
+		return fmt.Errorf("modem %s: %w", port, err)
+	}
+	if len(servers) == 0 {
+		return nil
+	}
+	submit := smsbind.SubmitFunc(func(ctx context.Context, tpdu []byte) error {
+		_, err := d.modem.SendSMS(ctx, tpdu)
+		if err == nil {
+			d.ops.sms(false)
+		}
+		return err
+	})
+	bopts := []smsbind.Option{
+		smsbind.WithLogger(d.opts.Logger),
+		smsbind.WithSessionStore(sessionStore{st: d.st}),
+		smsbind.WithStatusReports(d.statusReport),
+	}
+	for _, s := range servers {
+		if s.Mode == smsbind.ModeSecurePacket && d.app == nil {
+			d.app, err = newUICC(d.cfg.UICC, d.modem, submit, d.opts)
+			if err != nil {
+				return err
+			}
+			bopts = append(bopts, smsbind.WithUICC(d.app))
+		}
+	}
+	sc := d.cfg.SMS
+	d.bind, err = smsbind.New(smsbind.Config{
+		Servers:              servers,
+		CountryCode:          mc.CountryCode,
+		AcceptAnySenderNoSec: sc.AcceptAnySenderNoSec,
+		PerSender:            smsbind.Limit{Count: sc.RateLimit.PerSender.Count, Interval: sc.RateLimit.PerSender.Interval.D()},
+		Global:               smsbind.Limit{Count: sc.RateLimit.Global.Count, Interval: sc.RateLimit.Global.Interval.D()},
+		PollInterval:         d.cfg.UICC.PollInterval.D(),
+		HandshakeTimeout:     sc.DTLS.HandshakeTimeout.D(),
+		RehandshakeInterval:  sc.DTLS.RehandshakeInterval.D(),
+		InitialRTO:           d.opts.SMSInitialRTO,
+	}, submit, bopts...)
+	if err != nil {
+		return fmt.Errorf("SMS binding: %w", err)
+	}
+	for _, a := range d.tree.Servers() {
+		if strings.Contains(a.Binding, "S") && a.SMSNumber != "" && a.SMSSecurityMode != 0 {
+			d.openAtStart = append(d.openAtStart, a.ShortServerID)
+		}
+	}
+	for _, s := range servers {
+		d.log.Info("SMS server", "server_id", s.ID, "number", s.Number, "sms_mode", s.Mode.String())
+	}
+	return nil
+}
+
+// newUICC builds the LwM2M UICC application client over the modem's +CSIM.
+func newUICC(c config.UICC, m *modem.Modem, submit smsbind.SubmitFunc, opts Options) (*uicc.App, error) {
+	ucfg := uicc.Config{AID: c.AID}
+	if c.CoAPTag != nil {
+		if *c.CoAPTag < 0 || *c.CoAPTag > 0xFF {
+			return nil, fmt.Errorf("uicc: coap_tag %d is not one octet", *c.CoAPTag)
+		}
+		ucfg.CoAPTag = byte(*c.CoAPTag)
+	}
+	app, err := uicc.New(uicc.TransportFunc(m.CSIM), ucfg, uicc.SMSSender(submit), uicc.WithLogger(opts.Logger))
+	if err != nil {
+		return nil, fmt.Errorf("uicc: %w", err)
+	}
+	return app, nil
+}
+
+// handleSMS is the modem driver's hand-off: synchronous and short (the
+// binding queues the CoAP message, gives the record to DTLS or the SMS to the
+// UICC); it never sends an SMS itself.
+func (d *Daemon) handleSMS(ctx context.Context, s modem.SMS) error {
+	if d.bind == nil {
+		return nil // DeliveryNone: not reached
+	}
+	d.ops.sms(true)
+	return d.bind.HandleSMS(ctx, smsbind.SMS{TPDU: s.TPDU, SMSC: s.SMSC})
+}
+
+// statusReport is the delivery tracking of SMS-STATUS-REPORTs: a log line.
+func (d *Daemon) statusReport(r atpdu.StatusReport) {
+	d.log.Debug("SMS status report", "mr", r.MR, "recipient", r.RA.String(), "status", int(r.ST))
+}
+
+// SMSStats returns the SMS binding's counters; false without one.
+func (d *Daemon) SMSStats() (smsbind.Stats, bool) {
+	if d.bind == nil {
+		return smsbind.Stats{}, false
+	}
+	return d.bind.Stats(), true
+}
+
+// DTLSStats returns the DTLS-over-SMS session counters of server ssid.
+func (d *Daemon) DTLSStats(ssid uint16) (smsdtls.Stats, bool) {
+	if d.bind == nil {
+		return smsdtls.Stats{}, false
+	}
+	return d.bind.DTLSStats(int(ssid))
+}
+
+// Modem is the modem driver (nil for a UDP-only gateway), for status.
+func (d *Daemon) Modem() *modem.Modem { return d.modem }
+
+// runWithModem is Run with a modem: the driver runs for the whole of Run;
+// the endpoint name is completed from the modem; the binding, its status
+// reports and one ServeConn per SMS server run beside the engine until the
+// engine has de-registered; then they stop, the UICC application is closed
+// and the driver stops last.
+func (d *Daemon) runWithModem(ctx context.Context, ready func()) error {
+	svcCtx, stopSvc := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	stopped := false
+	stopServices := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		stopSvc()
+		wg.Wait()
+		if d.bind != nil {
+			_ = d.bind.Close()
+		}
+		if d.app != nil {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), uiccCloseTimeout)
+			if cerr := d.app.Close(cctx); cerr != nil {
+				d.log.Warn("close the UICC application", "err", cerr)
+			}
+			cancel()
+		}
+	}
+	modemCtx, stopModem := context.WithCancel(context.WithoutCancel(ctx))
+	var modemWG sync.WaitGroup
+	defer func() {
+		stopServices()
+		stopModem()
+		modemWG.Wait()
+	}()
+
+	if d.bind != nil {
+		wg.Go(func() { _ = d.bind.Run(svcCtx) })
+		// Stored DTLS sessions are restored before the modem hands over
+		// the first SMS: a record arriving while a session is still being
+		// restored would be dropped as unauthenticated.
+		d.restoreSessions(svcCtx)
+	}
+	modemWG.Go(func() { _ = d.modem.Run(modemCtx) })
+	modemWG.Go(func() {
+		// READY=1 once the modem is initialised (style.md rule 18).
+		if d.modem.WaitUp(modemCtx) == nil {
+			ready()
+		}
+	})
+
+	endpoint, msisdn, err := d.identity(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			d.log.Info("stopped before the modem answered")
+			return nil
+		}
+		return err
+	}
+	eng, err := d.newEngine(endpoint, msisdn)
+	if err != nil {
+		return err
+	}
+
+	if d.bind != nil {
+		wg.Go(func() { d.forwardStatusReports(svcCtx) })
+		for _, c := range d.bind.Conns() {
+			ssid := uint16(c.ServerID())
+			wg.Go(func() {
+				if err := eng.ServeConn(svcCtx, ssid, c, smsTransport); err != nil {
+					d.log.Error("SMS connection not served", "server_id", ssid, "err", err)
+				} else if svcCtx.Err() == nil {
+					d.log.Warn("SMS connection closed", "server_id", ssid)
+				}
+			})
+		}
+		for _, ssid := range d.openAtStart {
+			c, err := d.bind.Conn(int(ssid))
+			if err != nil {
+				continue
+			}
+			wg.Go(func() {
+				dtlsMode := c.Mode() == smsbind.ModeDTLS
+				if dtlsMode && d.dtlsSessionState(ssid) != control.DTLSSessionEstablished {
+					d.ops.setSession(ssid, control.DTLSSessionHandshaking)
+				}
+				err := c.Open(svcCtx)
+				switch {
+				case err == nil:
+					d.log.Info("SMS connection open", "server_id", ssid, "sms_mode", c.Mode().String())
+					if dtlsMode {
+						d.ops.setSession(ssid, "") // the counters tell from here
+					}
+				case svcCtx.Err() == nil:
+					d.log.Warn("SMS connection not opened at start-up; the first message will try again", "server_id", ssid, "sms_mode", c.Mode().String(), "err", err)
+					if dtlsMode {
+						d.ops.setSession(ssid, "")
+					}
+				}
+			})
+		}
+	}
+
+	err = eng.Run(ctx)
+	stopServices()
+	if err != nil {
+		return fmt.Errorf("daemon: %w", err)
+	}
+	d.log.Info("stopped")
+	return nil
+}
+
+// restoreSessions opens the DTLS-over-SMS sessions that have a stored
+// snapshot: restoring costs no SMS. Should a snapshot be refused, the
+// session's handshake goes on in the background once the modem is up (its
+// SMS wait for the link); restoreWait bounds how long start-up waits.
+func (d *Daemon) restoreSessions(ctx context.Context) {
+	ss := sessionStore{st: d.st}
+	for _, c := range d.bind.Conns() {
+		if c.Mode() != smsbind.ModeDTLS {
+			continue
+		}
+		if b, err := ss.Load(c.RemoteAddr().String()); err != nil || b == nil {
+			continue
+		}
+		octx, cancel := context.WithTimeout(ctx, restoreWait)
+		err := c.Open(octx)
+		cancel()
+		if err != nil {
+			d.log.Info("stored DTLS session not restored at start-up", "server_id", c.ServerID(), "err", err)
+		}
+	}
+}
+
+// forwardStatusReports gives the modem's SMS-STATUS-REPORTs to the binding's
+// delivery tracking (never to DTLS).
+func (d *Daemon) forwardStatusReports(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case sr := <-d.modem.StatusReports():
+			if err := d.bind.HandleSMS(ctx, smsbind.SMS{TPDU: sr.TPDU}); err != nil && ctx.Err() == nil {
+				d.log.Debug("status report not handled", "err", err)
+			}
+		}
+	}
+}
+
+// placeholders are the endpoint name's modem-filled parts.
+var placeholders = []string{"{imei}", "{iccid}"}
+
+// identity returns the endpoint name with {imei} and {iccid} filled from the
+// modem, and the gateway's MSISDN (modem.own_number, else AT+CNUM) when a
+// binding contains S. It waits for the modem only when it needs it.
+func (d *Daemon) identity(ctx context.Context) (endpoint, msisdn string, err error) {
+	endpoint = d.cfg.Endpoint
+	msisdn = d.cfg.Modem.OwnNumber
+	needEP := false
+	for _, p := range placeholders {
+		needEP = needEP || strings.Contains(endpoint, p)
+	}
+	needNumber := msisdn == "" && len(d.openAtStart) > 0
+	if !needEP && !needNumber {
+		return endpoint, msisdn, nil
+	}
+	for attempt := 0; ; attempt++ {
+		if err := d.modem.WaitUp(ctx); err != nil {
+			return "", "", fmt.Errorf("daemon: wait for the modem: %w", err)
+		}
+		info, err := d.modem.Info(ctx)
+		var missing []string
+		if err == nil {
+			if strings.Contains(endpoint, "{imei}") && info.IMEI == "" {
+				missing = append(missing, "IMEI")
+			}
+			if strings.Contains(endpoint, "{iccid}") && info.ICCID == "" {
+				missing = append(missing, "ICCID")
+			}
+			if len(missing) == 0 {
+				ep := strings.NewReplacer("{imei}", info.IMEI, "{iccid}", info.ICCID).Replace(endpoint)
+				if needNumber {
+					msisdn = info.OwnNumber
+					if msisdn == "" {
+						d.log.Warn("the gateway's own number is unknown (set modem.own_number): Register carries no sms= parameter")
+					}
+				}
+				if needEP {
+					d.log.Info("endpoint name from the modem", "endpoint", ep)
+				}
+				return ep, msisdn, nil
+			}
+			err = fmt.Errorf("modem did not report its %s", strings.Join(missing, " and "))
+		}
+		if ctx.Err() != nil {
+			return "", "", ctx.Err()
+		}
+		if attempt == 0 {
+			d.log.Warn("the endpoint name needs the modem's identity; retrying", "endpoint", endpoint, "err", err, "retry", identityRetry)
+		}
+		select {
+		case <-ctx.Done():
+			return "", "", ctx.Err()
+		case <-time.After(identityRetry):
+		}
+	}
+}
