@@ -7,13 +7,18 @@ VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 GOBUILD  := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 # Tools `make test` needs beyond Go, as COMMAND:DEBIAN_PACKAGE.
-TEST_TOOLS := gcc:gcc gnutls-serv:gnutls-bin coap-rd-notls:libcoap3-bin
+TEST_TOOLS := gcc:gcc gnutls-serv:gnutls-bin coap-rd-notls:libcoap3-bin qemu-arm:qemu-user
 FUZZTIME ?= 30s
+# Minimization budget per new input (go test -fuzzminimizetime). Go's
+# default, 60s, spends most of a 30 s run minimizing newly interesting
+# inputs of the slower targets at 0 execs/s (FuzzTreeOps: 2,398 execs in
+# 30 s with the default, 85,077 with 100x).
+FUZZMINIMIZE ?= 100x
 
 # Debian package version: the tag without its v, else 0.0~gitDATE.HASH.
 DEB_VERSION := $(shell v=$$(git describe --tags --exact-match 2>/dev/null); if [ -n "$$v" ]; then echo $${v#v}; else echo 0.0~git$$(git log -1 --format=%cd --date=format:%Y%m%d 2>/dev/null || date +%Y%m%d).$$(git rev-parse --short HEAD 2>/dev/null || echo 0); fi)
 
-.PHONY: all build cross deb demo test tools fmt-check tidy-check vet fuzz clean
+.PHONY: all build cross deb demo test test-native test-arm tools fmt-check tidy-check vet fuzz clean
 
 all: build
 
@@ -39,7 +44,7 @@ deb:
 	GOOS=linux GOARCH=arm64       $(GOBUILD) -o $(BIN)/deb-arm64/lwm2m-clientd $(PKG)
 	@for a in amd64 armhf arm64; do scripts/mkdeb $$a $(BIN)/deb-$$a/lwm2m-clientd $(DEB_VERSION) dist; done
 
-## tools: install what the tests need (gcc for -race)
+## tools: install what the tests need (gcc for -race, gnutls-serv, qemu-arm)
 tools:
 	@scripts/ensure-tools $(TEST_TOOLS)
 
@@ -53,18 +58,22 @@ tidy-check:
 vet:
 	$(GO) vet ./...
 
-## test: formatting, tidy go.mod, vet, and every test with the race detector
-test: tools fmt-check tidy-check vet
+## test: formatting, tidy go.mod, vet, every test with the race detector,
+## then every test again on 32-bit ARM under qemu-user
+test: test-native test-arm
+
+test-native: tools fmt-check tidy-check vet
 	CGO_ENABLED=1 $(GO) test -race -timeout 10m ./...
 
-## fuzz: run each fuzz target for FUZZTIME (default 30s)
+## test-arm: every package's tests cross-compiled for linux/arm GOARM=7 and
+## run under qemu-arm (ARMTESTFLAGS, e.g. -short or -v, go to each binary)
+test-arm:
+	@scripts/ensure-tools qemu-arm:qemu-user
+	GO=$(GO) scripts/test-arm $(ARMTESTFLAGS)
+
+## fuzz: run each fuzz target for FUZZTIME (default 30s), one after another
 fuzz:
-	@set -e; for pkg in $$($(GO) list ./...); do \
-	  for fz in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
-	    echo "== $$pkg $$fz"; \
-	    $(GO) test -run '^$$' -fuzz "^$$fz$$" -fuzztime $(FUZZTIME) $$pkg; \
-	  done; \
-	done
+	GO=$(GO) scripts/fuzz $(FUZZTIME) $(FUZZMINIMIZE)
 
 clean:
 	rm -rf $(BIN) dist

@@ -78,7 +78,14 @@ func TestRunSIGTERM(t *testing.T) {
 	for round := 1; round <= 2; round++ {
 		stderr := &logBuffer{grew: make(chan struct{}, 1)}
 		sock := filepath.Join(dir, "control.sock")
-		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestHelperProcess$", "--", "run", "--config", cfgPath, "--state-dir", state, "--control-socket", sock)
+		args := []string{os.Args[0], "-test.run=^TestHelperProcess$", "--", "run", "--config", cfgPath, "--state-dir", state, "--control-socket", sock}
+		// scripts/test-arm runs this binary under qemu-arm on an amd64
+		// host without binfmt_misc, where it cannot exec itself: it sets
+		// LWM2M_TEST_EXEC=qemu-arm as the command prefix.
+		if w := os.Getenv("LWM2M_TEST_EXEC"); w != "" {
+			args = append([]string{w}, args...)
+		}
+		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 		cmd.Env = append(os.Environ(), "LWM2M_CLIENTD_HELPER=1")
 		cmd.Stderr = stderr
 		if err := cmd.Start(); err != nil {
