@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/dtls/v3"
@@ -569,6 +570,7 @@ type dtlsPeer struct {
 	established chan struct{} // closed when the handshake succeeded
 	done        chan struct{} // closed when the goroutine ended
 	once        sync.Once
+	heard       atomic.Bool // set when any datagram from the client arrived
 }
 
 func (p *dtlsPeer) isEstablished() bool {
@@ -643,6 +645,7 @@ func (s *SMSServer) dtlsIn(from string, d atpdu.Deliver, octets int) {
 		}
 	}
 	s.count(SMSDTLS, false, octets, !p.isEstablished())
+	p.heard.Store(true)
 	p.pc.Deliver(d.UD)
 }
 
@@ -737,23 +740,47 @@ func (s *SMSServer) dtlsSession(ctx context.Context, msisdn string) (*dtlsPeer, 
 	s.mu.Lock()
 	p := s.dtls[msisdn]
 	s.mu.Unlock()
+	var reprompt <-chan time.Time // ticks while a HelloRequest is unanswered
 	if p == nil {
 		var err error
 		if p, err = s.newDTLSPeer(msisdn); err != nil {
 			return nil, fmt.Errorf("emu server: %w", err)
 		}
-		if err := s.send(SMSDTLS, msisdn, atpdu.Deliver{DCS: smsDCS8Bit, PID: atpdu.PIDNormal, UD: helloRequest}, true); err != nil {
+		if err := s.sendHelloRequest(msisdn); err != nil {
 			return nil, err
 		}
+		// A HelloRequest is never retransmitted by DTLS itself (RFC 6347
+		// §4.2.4.1): one lost, or ignored by a client inside its
+		// re-handshake interval, would leave the request to time out.
+		// Prompt again every flight interval until the client says
+		// anything at all.
+		t := time.NewTicker(s.cfg.InitialRTO)
+		defer t.Stop()
+		reprompt = t.C
 	}
-	select {
-	case <-p.established:
-		return p, nil
-	case <-p.done:
-		return nil, fmt.Errorf("emu server: DTLS handshake with %s failed", msisdn)
-	case <-ctx.Done():
-		return nil, fmt.Errorf("emu server: no DTLS session with %s: %w (%w)", msisdn, ErrSMSTimeout, ctx.Err())
+	for {
+		select {
+		case <-p.established:
+			return p, nil
+		case <-p.done:
+			return nil, fmt.Errorf("emu server: DTLS handshake with %s failed", msisdn)
+		case <-ctx.Done():
+			return nil, fmt.Errorf("emu server: no DTLS session with %s: %w (%w)", msisdn, ErrSMSTimeout, ctx.Err())
+		case <-reprompt:
+			if p.heard.Load() {
+				reprompt = nil // the client answered: DTLS retransmission takes over
+				continue
+			}
+			s.log.Info("no answer to the DTLS HelloRequest, sending it again", "client", msisdn)
+			if err := s.sendHelloRequest(msisdn); err != nil {
+				return nil, err
+			}
+		}
 	}
+}
+
+func (s *SMSServer) sendHelloRequest(msisdn string) error {
+	return s.send(SMSDTLS, msisdn, atpdu.Deliver{DCS: smsDCS8Bit, PID: atpdu.PIDNormal, UD: helloRequest}, true)
 }
 
 // securePacketOut seals msg in one command packet with the next counter
