@@ -78,15 +78,7 @@ func TestRunSIGTERM(t *testing.T) {
 	for round := 1; round <= 2; round++ {
 		stderr := &logBuffer{grew: make(chan struct{}, 1)}
 		sock := filepath.Join(dir, "control.sock")
-		args := []string{os.Args[0], "-test.run=^TestHelperProcess$", "--", "run", "--config", cfgPath, "--state-dir", state, "--control-socket", sock}
-		// scripts/test-arm runs this binary under qemu-arm on an amd64
-		// host without binfmt_misc, where it cannot exec itself: it sets
-		// LWM2M_TEST_EXEC=qemu-arm as the command prefix.
-		if w := os.Getenv("LWM2M_TEST_EXEC"); w != "" {
-			args = append([]string{w}, args...)
-		}
-		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-		cmd.Env = append(os.Environ(), "LWM2M_CLIENTD_HELPER=1")
+		cmd := selfCommand(ctx, "run", "--config", cfgPath, "--state-dir", state, "--control-socket", sock)
 		cmd.Stderr = stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -216,11 +208,24 @@ func TestJournalLogger(t *testing.T) {
 	}
 }
 
+// selfCommand runs this test binary as `lwm2m-clientd args...`.
+// scripts/test-arm runs it under qemu-arm on an amd64 host without
+// binfmt_misc, where it cannot exec itself: it sets LWM2M_TEST_EXEC=qemu-arm
+// as the command prefix.
+func selfCommand(ctx context.Context, args ...string) *exec.Cmd {
+	argv := append([]string{os.Args[0], "-test.run=^TestHelperProcess$", "--"}, args...)
+	if w := os.Getenv("LWM2M_TEST_EXEC"); w != "" {
+		argv = append([]string{w}, argv...)
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), "LWM2M_CLIENTD_HELPER=1")
+	return cmd
+}
+
 // helper starts this test binary as `lwm2m-clientd args...`.
 func helper(t *testing.T, ctx context.Context, stdout io.Writer, stderr io.Writer, args ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, os.Args[0], append([]string{"-test.run=^TestHelperProcess$", "--"}, args...)...)
-	cmd.Env = append(os.Environ(), "LWM2M_CLIENTD_HELPER=1")
+	cmd := selfCommand(ctx, args...)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

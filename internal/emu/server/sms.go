@@ -72,6 +72,12 @@ const (
 	// context has no earlier deadline: a DTLS handshake over SMS with the
 	// default 10 s RTO fits in it.
 	DefaultSMSRequestTimeout = 60 * time.Second
+	// DefaultSMSRetransmitInterval: the server's application-level retry
+	// of a request over SMS (LwM2M-TS 1.0 §8.6.2 leaves CoAP retransmission
+	// off on SMS and retries to the application). One SMS retransmission
+	// timeout: a request whose SMS the network lost or reordered behind a
+	// DTLS flight is sent again instead of timing out.
+	DefaultSMSRetransmitInterval = smsdtls.DefaultInitialRTO
 	// DefaultSMSHandshakeTimeout bounds one DTLS handshake of the server
 	// (the smsdtls client's budget is about 150 s).
 	DefaultSMSHandshakeTimeout = 150 * time.Second
@@ -144,6 +150,11 @@ type SMSConfig struct {
 	// RequestTimeout bounds a request when ctx has no deadline (default
 	// DefaultSMSRequestTimeout).
 	RequestTimeout time.Duration
+	// RetransmitInterval is how long a request waits for its response
+	// before the same message (same Message ID and token, so the client's
+	// CoAP deduplication answers a duplicate from its cache) is sent again
+	// (default DefaultSMSRetransmitInterval; negative: never).
+	RetransmitInterval time.Duration
 	// Log receives one line per SMS-level event (default: discard).
 	Log *slog.Logger
 }
@@ -187,6 +198,9 @@ type SMSServer struct {
 func StartSMS(cfg SMSConfig) (*SMSServer, error) {
 	if cfg.Network == nil {
 		return nil, errors.New("emu server: SMS side needs a network")
+	}
+	if cfg.RetransmitInterval == 0 {
+		cfg.RetransmitInterval = DefaultSMSRetransmitInterval
 	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = DefaultSMSRequestTimeout
@@ -505,10 +519,10 @@ func (c *SMSClient) do(ctx context.Context, code codes.Code, path string, accept
 // 2-byte token (short tokens save SMS octets) and waits for its response:
 // piggy-backed in the ACK or separate (then acknowledged). It returns
 // ErrSMSTimeout when nothing matching came back before ctx's deadline (or
-// RequestTimeout). The request is sent once: there is no CoAP
-// retransmission on the SMS side (in DTLS mode pion retransmits handshake
-// flights only), so under injected SMS loss a lost request or response
-// shows as a timeout.
+// RequestTimeout). The request is sent again every RetransmitInterval
+// until its response arrives (CoAP retransmission is off on SMS, so this
+// is the application-level retry), so a lost request or response costs one
+// interval rather than the whole deadline.
 func (c *SMSClient) Request(ctx context.Context, m message.Message) (Response, error) {
 	s := c.s
 	if _, ok := s.stats[c.mode]; !ok {
@@ -550,15 +564,28 @@ func (c *SMSClient) Request(ctx context.Context, m message.Message) (Response, e
 	if err := s.write(ctx, c.mode, c.msisdn, b); err != nil {
 		return Response{}, fmt.Errorf("emu server: %s request to %s: %w", c.mode, c.msisdn, err)
 	}
-	select {
-	case r := <-ch:
-		resp := Response{Code: r.Code, Format: -1, Payload: r.Payload}
-		if cf, err := r.Options.ContentFormat(); err == nil {
-			resp.Format = int(cf)
+	var retry <-chan time.Time
+	if s.cfg.RetransmitInterval > 0 {
+		t := time.NewTicker(s.cfg.RetransmitInterval)
+		defer t.Stop()
+		retry = t.C
+	}
+	for {
+		select {
+		case r := <-ch:
+			resp := Response{Code: r.Code, Format: -1, Payload: r.Payload}
+			if cf, err := r.Options.ContentFormat(); err == nil {
+				resp.Format = int(cf)
+			}
+			return resp, nil
+		case <-retry:
+			s.log.Info("no response over SMS yet, sending the request again", "client", c.msisdn, "mode", c.mode.String(), "mid", m.MessageID)
+			if err := s.write(ctx, c.mode, c.msisdn, b); err != nil {
+				return Response{}, fmt.Errorf("emu server: %s request to %s: %w", c.mode, c.msisdn, err)
+			}
+		case <-ctx.Done():
+			return Response{}, fmt.Errorf("emu server: %s request to %s: %w (%w)", c.mode, c.msisdn, ErrSMSTimeout, ctx.Err())
 		}
-		return resp, nil
-	case <-ctx.Done():
-		return Response{}, fmt.Errorf("emu server: %s request to %s: %w (%w)", c.mode, c.msisdn, ErrSMSTimeout, ctx.Err())
 	}
 }
 
