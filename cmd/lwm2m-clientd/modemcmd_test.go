@@ -15,10 +15,12 @@ import (
 	emumodem "github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/modem"
 )
 
-func startEmulatedModem(t *testing.T) string {
+// startEmulatedModem runs an emulated modem with number (and card, when
+// not nil) for the test and returns its link path.
+func startEmulatedModem(t *testing.T, number string, card emumodem.SIM) string {
 	t.Helper()
 	link := filepath.Join(t.TempDir(), "ttyEMU")
-	em, err := emumodem.New(emumodem.Config{Link: link, Number: "+33612000001"})
+	em, err := emumodem.New(emumodem.Config{Link: link, Number: number, SIM: card})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,34 +28,24 @@ func startEmulatedModem(t *testing.T) string {
 	return link
 }
 
-func TestModemCommands(t *testing.T) {
-	link := startEmulatedModem(t)
-	for _, tc := range []struct {
-		name   string
-		args   []string
-		code   int
-		stdout []string
-		stderr string
-	}{
-		{name: "info", args: []string{"modem", "info", "--port", link}, code: exitOK,
-			stdout: []string{"manufacturer: lwm2m-clientd", "imei:         356938035643809", "own number:   +33612000001", "registration: registered, home TAC 3C4D cell 1A2B3C5", "mcc/mnc:      208/15"}},
-		{name: "at", args: []string{"modem", "at", "--port", link, "AT+CSQ", "AT+CGMI"}, code: exitOK,
-			stdout: []string{"+CSQ: 20,0\nOK\nlwm2m-clientd\nOK\n"}},
-		{name: "at error", args: []string{"modem", "at", "--port", link, "AT+NOPE", "AT"}, code: exitFail,
-			stdout: []string{"OK\n"}, stderr: "AT+NOPE: +CME ERROR: 4"},
-		{name: "no port", args: []string{"modem", "info"}, code: exitUsage, stderr: "--port is required"},
-		{name: "missing port", args: []string{"modem", "info", "--port", "/nonexistent/tty", "--timeout", "300ms"}, code: exitFail, stderr: "/nonexistent/tty"},
-		{name: "at without command", args: []string{"modem", "at", "--port", link}, code: exitUsage, stderr: "requires at least 1 arg"},
-		{name: "emulator without link", args: []string{"emulator", "--number", "+33612000001"}, code: exitUsage, stderr: "--link and --number are required"},
-		{name: "emulator bad bridge", args: []string{"emulator", "--link", "/tmp/x", "--number", "+33612000001", "--bridge", "+3369=tcp:1.2.3.4:5"}, code: exitUsage, stderr: "MSISDN=udp:HOST:PORT"},
-		{name: "emulator bad toolkit", args: []string{"emulator", "--link", "/tmp/x", "--number", "+33612000001", "--sim-toolkit", "both"}, code: exitUsage, stderr: "want host or modem"},
-		{name: "emulator public control", args: []string{"emulator", "--link", "/tmp/x", "--number", "+33612000001", "--control", "0.0.0.0:8080"}, code: exitUsage, stderr: "only a loopback address"},
-	} {
+// cliCase is one CLI run: its arguments, exit code, and what stdout and
+// stderr must contain.
+type cliCase struct {
+	name   string
+	args   []string
+	code   int
+	stdout []string
+	stderr string
+}
+
+func runCLICases(t *testing.T, cases []cliCase) {
+	t.Helper()
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errb bytes.Buffer
 			code := run(tc.args, &out, &errb)
 			if code != tc.code {
-				t.Fatalf("exit %d, want %d; stderr %q", code, tc.code, errb.String())
+				t.Fatalf("exit %d, want %d; stderr %q; stdout %q", code, tc.code, errb.String(), out.String())
 			}
 			for _, s := range tc.stdout {
 				if !strings.Contains(out.String(), s) {
@@ -67,8 +59,27 @@ func TestModemCommands(t *testing.T) {
 	}
 }
 
+func TestModemCommands(t *testing.T) {
+	link := startEmulatedModem(t, "+33612000001", nil)
+	runCLICases(t, []cliCase{
+		{name: "info", args: []string{"modem", "info", "--port", link}, code: exitOK,
+			stdout: []string{"manufacturer: lwm2m-clientd", "imei:         356938035643809", "own number:   +33612000001", "registration: registered, home TAC 3C4D cell 1A2B3C5", "mcc/mnc:      208/15"}},
+		{name: "at", args: []string{"modem", "at", "--port", link, "AT+CSQ", "AT+CGMI"}, code: exitOK,
+			stdout: []string{"+CSQ: 20,0\nOK\nlwm2m-clientd\nOK\n"}},
+		{name: "at error", args: []string{"modem", "at", "--port", link, "AT+NOPE", "AT"}, code: exitFail,
+			stdout: []string{"OK\n"}, stderr: "AT+NOPE: +CME ERROR: 4"},
+		{name: "no port", args: []string{"modem", "info"}, code: exitUsage, stderr: "--port is required"},
+		{name: "missing port", args: []string{"modem", "info", "--port", "/nonexistent/tty", "--timeout", "300ms"}, code: exitFail, stderr: "/nonexistent/tty"},
+		{name: "at without command", args: []string{"modem", "at", "--port", link}, code: exitUsage, stderr: "requires at least 1 arg"},
+		{name: "emulator without link", args: []string{"emulator", "--number", "+33612000001"}, code: exitUsage, stderr: "--link and --number are required"},
+		{name: "emulator bad bridge", args: []string{"emulator", "--link", "/tmp/x", "--number", "+33612000001", "--bridge", "+3369=tcp:1.2.3.4:5"}, code: exitUsage, stderr: "MSISDN=udp:HOST:PORT"},
+		{name: "emulator bad toolkit", args: []string{"emulator", "--link", "/tmp/x", "--number", "+33612000001", "--sim-toolkit", "both"}, code: exitUsage, stderr: "want host or modem"},
+		{name: "emulator public control", args: []string{"emulator", "--link", "/tmp/x", "--number", "+33612000001", "--control", "0.0.0.0:8080"}, code: exitUsage, stderr: "only a loopback address"},
+	})
+}
+
 func TestModemInfoJSON(t *testing.T) {
-	link := startEmulatedModem(t)
+	link := startEmulatedModem(t, "+33612000001", nil)
 	var out, errb bytes.Buffer
 	if code := run([]string{"modem", "info", "--port", link, "--json"}, &out, &errb); code != exitOK {
 		t.Fatalf("exit %d: %s", code, errb.String())

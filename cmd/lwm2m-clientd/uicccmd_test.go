@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	emumodem "github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/modem"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/sim"
 )
 
@@ -22,24 +21,12 @@ func startModemWithSIM(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	link := filepath.Join(t.TempDir(), "ttyEMU")
-	em, err := emumodem.New(emumodem.Config{Link: link, Number: "+33600000001", SIM: card})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { em.Close() })
-	return link
+	return startEmulatedModem(t, "+33600000001", card)
 }
 
 func TestUICCAPDU(t *testing.T) {
 	link := startModemWithSIM(t)
-	for _, tc := range []struct {
-		name   string
-		args   []string
-		code   int
-		stdout []string
-		stderr string
-	}{
+	runCLICases(t, []cliCase{
 		{name: "select then get data", args: []string{"uicc", "apdu", "--port", link, "00A4040406F04C574D324D00", "80CA000500"}, code: exitFail,
 			stdout: []string{
 				"> 00A4040406F04C574D324D00\n< 620C82027821840" + "6F04C574D324D\n< 9000 (normal ending)\n",
@@ -51,23 +38,7 @@ func TestUICCAPDU(t *testing.T) {
 		{name: "bad hex", args: []string{"uicc", "apdu", "--port", link, "80CAZZ"}, code: exitUsage, stderr: "is not hex"},
 		{name: "bad apdu", args: []string{"uicc", "apdu", "--port", link, "80CA"}, code: exitUsage, stderr: "truncated"},
 		{name: "no port", args: []string{"uicc", "apdu", "80CA000500"}, code: exitUsage, stderr: "--port is required"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var out, errb bytes.Buffer
-			code := run(tc.args, &out, &errb)
-			if code != tc.code {
-				t.Fatalf("exit %d, want %d; stderr %q; stdout %q", code, tc.code, errb.String(), out.String())
-			}
-			for _, s := range tc.stdout {
-				if !strings.Contains(out.String(), s) {
-					t.Errorf("stdout %q lacks %q", out.String(), s)
-				}
-			}
-			if !strings.Contains(errb.String(), tc.stderr) {
-				t.Errorf("stderr %q lacks %q", errb.String(), tc.stderr)
-			}
-		})
-	}
+	})
 }
 
 // TestEmulatorWithSIM: "emulator --sim PROFILE" puts the emulated SIM in the
