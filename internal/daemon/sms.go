@@ -371,8 +371,10 @@ func (d *Daemon) Modem() *modem.Modem { return d.modem }
 
 // runWithModem is Run with a modem: the driver runs for the whole of Run;
 // the endpoint name is completed from the modem; the binding, its status
-// reports and one ServeConn per SMS server run beside the engine until the
-// engine has de-registered; then they stop, the UICC application is closed
+// reports and one ServeConn per SMS server that registers over UDP (US,
+// UQS) run beside the engine until the engine has de-registered (a server
+// with binding S or SQ is served on its registration's own SMS connection,
+// dialSMS); then they stop, the UICC application is closed
 // and the driver stops last.
 func (d *Daemon) runWithModem(ctx context.Context, ready func()) error {
 	svcCtx, stopSvc := context.WithCancel(context.WithoutCancel(ctx))
