@@ -66,9 +66,12 @@ var smsTransport = func() lwm2m.Transport {
 //     KID 1 + TAR 3 in clear, then CNTR 5 + PCNTR 1 + CC 8 (AES CMAC) +
 //     the secured data (CoAP tag 0x05 and a one-octet length, then the
 //     message) padded to the 16-octet AES block: 13 + 112 ≤ 140 gives 112
-//     ciphered octets, 112 − 14 − 2 = 96. The SIM concatenates a longer
-//     packet (every SMS still ≤ 140), so this only keeps one message to one
-//     SMS. TestSecurePacketBudget checks it against internal/securedpacket.
+//     ciphered octets, 112 − 14 − 2 = 96. TestSecurePacketBudget checks it
+//     against internal/securedpacket. The SIM concatenates a longer packet
+//     (TS 31.115 §4; every SMS still ≤ 140), which costs 6–8 octets per
+//     extra SMS where a Block1 block repeats the whole request header and
+//     costs an answer SMS: registrations in this mode send their Register
+//     whole (see smsRegTransport).
 func SMSMaxCoAP(m smsbind.Mode) int {
 	switch m {
 	case smsbind.ModeDTLS:
@@ -84,7 +87,7 @@ const securePacketMaxCoAP = 96
 
 // smsRegTransport is the transmission of a registration over SMS (bindings
 // S and SQ) in mode m: smsTransport, 2-byte tokens, Register blocks sized to
-// one SMS, and a request bound that fits a DTLS handshake (the first message
+// one SMS in modes 1 and 3, and a request bound that fits a DTLS handshake (the first message
 // may need one, bounded by sms.dtls.handshake_timeout) plus two SMS round
 // trips at the SMS ACK timeout, since nothing is retransmitted. The queue-mode
 // awake time is MAX_TRANSMIT_WAIT of these parameters (LwM2M-TS 1.0 §8.3;
@@ -92,7 +95,12 @@ const securePacketMaxCoAP = 96
 func (d *Daemon) smsRegTransport(m smsbind.Mode) lwm2m.Transport {
 	tr := smsTransport
 	tr.TokenLength = SMSTokenLength
-	tr.MaxDatagram = SMSMaxCoAP(m)
+	if m != smsbind.ModeSecurePacket {
+		// One record (DTLS) or one SMS (NoSec) per message: no
+		// concatenation in these modes (LwM2M-TS 1.0 §7.2.2.1.2), so a
+		// larger Register goes Block1. In mode 2 the SIM concatenates.
+		tr.MaxDatagram = SMSMaxCoAP(m)
+	}
 	hs := d.cfg.SMS.DTLS.HandshakeTimeout.D()
 	if hs <= 0 {
 		hs = smsdtls.DefaultHandshakeTimeout

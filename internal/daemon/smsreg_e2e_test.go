@@ -98,13 +98,16 @@ func newRegWorld(t *testing.T) *regWorld {
 
 // start runs the daemon with configs/sms-<mode>.yaml and binding b until it
 // registered, and returns the Register event.
-func (w *regWorld) start(mode, b string) (*daemon.Daemon, func(), server.Event) {
+func (w *regWorld) start(mode, b string, tweak ...func(*config.Config)) (*daemon.Daemon, func(), server.Event) {
 	w.t.Helper()
 	cfg, err := config.Load("../../configs/sms-" + mode + ".yaml")
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	cfg.Servers[0].Binding = config.Binding(b)
+	for _, f := range tweak {
+		f(cfg)
+	}
 	d, err := daemon.New(cfg, daemon.Options{
 		StateDir: w.dir, ModemPort: w.link, Logger: testLog(),
 		SMSInitialRTO: 2 * time.Second, SMSQueueAwake: 300 * time.Millisecond,
@@ -382,5 +385,60 @@ func TestSecurePacketBudget(t *testing.T) {
 	}
 	if got := daemon.SMSMaxCoAP(smsbind.ModeDTLS); got != 111 {
 		t.Errorf("DTLS: %d, want 140 − 29 = 111", got)
+	}
+}
+
+// TestSMSRegistrationLongLinks: an endpoint "urn:imei:…" and two more
+// (UDP) servers make the links and options too long for one SMS. Over DTLS
+// the Register goes Block1 in the largest block that fits one record in one
+// SMS; in secure-packet mode it goes whole and the SIM concatenates.
+func TestSMSRegistrationLongLinks(t *testing.T) {
+	for _, mode := range []string{"dtls", "secure-packet"} {
+		t.Run(mode, func(t *testing.T) {
+			w := newRegWorld(t)
+			sm := modeOf[mode]
+			extra := func(cfg *config.Config) {
+				cfg.Endpoint = "urn:imei:{imei}"
+				for ssid := 2; ssid <= 3; ssid++ {
+					srv, err := server.Start(server.Config{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					t.Cleanup(func() { srv.Close() })
+					s := cfg.Servers[0]
+					s.ShortServerID, s.URI, s.Binding, s.SMS = ssid, srv.URI(), "U", nil
+					cfg.Servers = append(cfg.Servers, s)
+				}
+			}
+			d, stop, reg := w.start(mode, "S", extra)
+			w.waitState(d, "registered")
+			st := w.sms.Stats()[sm]
+			regIn, regOut := st.In-st.HandshakeIn, st.Out-st.HandshakeOut
+			t.Logf("%s: endpoint %s, %d octets of links: Register %d SMS in, %d out; largest %d octets",
+				mode, reg.Endpoint, len(reg.Links), regIn, regOut, st.Largest)
+			if !strings.HasPrefix(reg.Endpoint, "urn:imei:") || strings.Count(reg.Links, "</1/") != 3 {
+				t.Errorf("endpoint %s links %q", reg.Endpoint, reg.Links)
+			}
+			switch mode {
+			case "dtls": // Block1: one answer per block
+				if regIn < 2 || regOut != regIn {
+					t.Errorf("Register over DTLS: %d SMS in, %d out; want ≥ 2 blocks, one answer each", regIn, regOut)
+				}
+			case "secure-packet": // concatenated: one answer
+				if regIn < 2 || regOut != 1 {
+					t.Errorf("Register in secured packets: %d SMS in, %d out; want ≥ 2 concatenated, 1 answer", regIn, regOut)
+				}
+			}
+			c := w.srv.Client(reg.Endpoint)
+			if r, err := c.Read(w.ctx, "/1/0/1", -1); err != nil || r.Code != codes.Content {
+				t.Errorf("read over SMS: %v %v", r, err)
+			}
+			stop()
+			w.next(server.Deregistered)
+			w.deviceSMS(numberOf[mode])
+			if st := w.sms.Stats()[sm]; st.Largest > atpdu.MaxUDOctets {
+				t.Errorf("largest %d", st.Largest)
+			}
+		})
 	}
 }
