@@ -40,6 +40,10 @@ const (
 	// smsAckRandomFactor is RFC 7252 §4.8's ACK_RANDOM_FACTOR, used for
 	// the queue-mode awake time over SMS.
 	smsAckRandomFactor = 1.5
+	// SMSDeregisterTimeout bounds the De-register over SMS on shutdown: an
+	// SMS round trip takes seconds, and the shipped unit's TimeoutStopSec
+	// (30 s) must still cover it and the modem's shutdown.
+	SMSDeregisterTimeout = 20 * time.Second
 	// identityRetry is how long the daemon waits before asking the modem
 	// again for the IMEI/ICCID the endpoint name needs.
 	identityRetry = 5 * time.Second
@@ -112,6 +116,7 @@ func (d *Daemon) smsRegTransport(m smsbind.Mode) lwm2m.Transport {
 		tr.AckTimeout = ack
 	}
 	tr.RequestTimeout = hs + 2*ack
+	tr.DeregisterTimeout = SMSDeregisterTimeout
 	tr.QueueAwake = lwm2m.MaxTransmitWait(ack, smsAckRandomFactor, 0)
 	if d.opts.SMSQueueAwake > 0 {
 		tr.QueueAwake = d.opts.SMSQueueAwake

@@ -340,7 +340,7 @@ func (r *registration) exchangeContext(ctx context.Context) (context.Context, co
 	var mu sync.Mutex
 	stop := context.AfterFunc(ctx, func() {
 		mu.Lock()
-		t = time.AfterFunc(r.e.cfg.DeregisterTimeout, cancel)
+		t = time.AfterFunc(r.tcfg.DeregisterTimeout, cancel)
 		mu.Unlock()
 	})
 	return rctx, func() {
@@ -687,7 +687,7 @@ func (r *registration) deregister() {
 	if r.conn == nil || r.location == "" {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), r.e.cfg.DeregisterTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), r.tcfg.DeregisterTimeout)
 	defer cancel()
 	loc := r.location
 	r.location = ""
