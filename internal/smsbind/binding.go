@@ -399,11 +399,11 @@ func (b *Binding) route(ctx context.Context, sms SMS, d atpdu.Deliver) error {
 			b.accept(s, d.UD)
 			return nil
 		}
-		before := s.dtls.Stats().Unauthenticated
+		before := s.dtls.Stats()
 		s.dtls.Deliver(d.UD)
-		if s.dtls.Stats().Unauthenticated != before {
+		if after := s.dtls.Stats(); after.Unauthenticated != before.Unauthenticated || after.Replayed != before.Replayed {
 			b.st.add(mode, cBadly)
-			s.log.Debug("SMS dropped: DTLS record not authenticated", "size", len(d.UD))
+			s.log.Debug("SMS dropped: DTLS record not authenticated or replayed", "size", len(d.UD))
 			return nil
 		}
 		s.wakeReader()

@@ -479,6 +479,32 @@ func TestE2EDTLS(t *testing.T) {
 		t.Errorf("a status report changed the DTLS session: %+v → %+v", dst0, dst)
 	}
 
+	// The server lost its session and asks for a new one with a
+	// HelloRequest: one new handshake. Records the session cannot
+	// authenticate may start at most one such handshake per
+	// RehandshakeInterval (10 min), so for the next 10 minutes a forged
+	// record costs nothing.
+	srv2 := newDTLSServer(w)
+	srv = srv2
+	hsDone = make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(w.ctx, 60*time.Second)
+		defer cancel()
+		hsDone <- srv2.conn.HandshakeContext(ctx)
+	}()
+	w.from(dtlsNumber, eightBit(helloRequest))
+	if err := <-hsDone; err != nil {
+		t.Fatalf("handshake after the HelloRequest: %v", err)
+	}
+	w.trigger(srv)
+	if dst, _ := w.b.DTLSStats(2); dst.Handshakes != 2 {
+		t.Errorf("after the HelloRequest: %+v", dst)
+	}
+	w.drainHandled()
+	w.clk.Advance(time.Minute) // refill the per-sender rate limit (10 SMS so far)
+	before = len(w.deviceSent())
+	st0 = w.b.Stats()
+
 	// A tampered record from the right number, a valid record from the
 	// wrong number, and a record replayed are all dropped without reply.
 	srv.mu.Lock()
@@ -505,14 +531,32 @@ func TestE2EDTLS(t *testing.T) {
 	if st.StatusReports != 1 || st.DTLS.Received != st0.DTLS.Received+2 {
 		t.Errorf("stats %+v", st)
 	}
-	if st.DTLS.DroppedBadlySec != st0.DTLS.DroppedBadlySec+1 || st.Total.DroppedSender != st0.Total.DroppedSender+1 {
+	if dst, _ := w.b.DTLSStats(2); dst.Handshakes != 2 || dst.RehandshakesSuppressed != 1 || dst.Replayed != 1 {
+		t.Errorf("DTLS stats after the bad records %+v", dst)
+	}
+	// Tampered and replayed are both badly protected.
+	if st.DTLS.DroppedBadlySec != st0.DTLS.DroppedBadlySec+2 || st.Total.DroppedSender != st0.Total.DroppedSender+1 {
 		t.Errorf("stats %+v (before %+v)", st, st0)
 	}
 	if n := len(w.deviceSent()); n != before {
 		t.Errorf("%d SMS sent in reply to bad SMS", n-before)
 	}
-	if st.DTLS.Sent != uint64(before) || st.DTLS.Accepted != 1 {
+	if st.DTLS.Sent != uint64(before) || st.DTLS.Accepted != 2 {
 		t.Errorf("DTLS counters %+v with %d SMS sent", st.DTLS, before)
+	}
+}
+
+// helloRequest is a DTLS HelloRequest in one epoch-0 record (RFC 6347 §4.1
+// record header, §4.2.2 handshake header; RFC 5246 §7.4.1.1).
+var helloRequest = []byte{22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+
+func (w *world) drainHandled() {
+	for {
+		select {
+		case <-w.handled:
+		default:
+			return
+		}
 	}
 }
 
