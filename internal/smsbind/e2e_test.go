@@ -10,6 +10,7 @@ package smsbind
 import (
 	"bytes"
 	"context"
+	"errors"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -38,8 +39,15 @@ var (
 type inbox struct {
 	ch chan []byte // SMS-DELIVER TPDUs the device sent to this number
 
-	mu sync.Mutex
-	fn func([]byte) // guarded by mu: when set, it takes the SMS instead of ch
+	mu     sync.Mutex
+	fn     func([]byte) // guarded by mu: when set, it takes the SMS instead of ch
+	refuse bool         // guarded by mu: refuse every SMS (the network retries, then gives up)
+}
+
+func (i *inbox) setRefuse(r bool) {
+	i.mu.Lock()
+	i.refuse = r
+	i.mu.Unlock()
 }
 
 func (i *inbox) setFn(fn func([]byte)) {
@@ -50,8 +58,11 @@ func (i *inbox) setFn(fn func([]byte)) {
 
 func (i *inbox) Deliver(_ context.Context, tpdu []byte) error {
 	i.mu.Lock()
-	fn := i.fn
+	fn, refuse := i.fn, i.refuse
 	i.mu.Unlock()
+	if refuse {
+		return errors.New("inbox: refused")
+	}
 	if fn != nil {
 		fn(tpdu)
 		return nil
@@ -101,6 +112,7 @@ type world struct {
 	bstop func()   // stops the binding's Run and waits
 
 	handled chan struct{} // one per SMS the driver handed to the binding
+	reports chan struct{} // one per status report the driver handed to the binding
 	dl      chan bool     // one per complete SMS-PP download on the card
 	boxes   map[string]*inbox
 }
@@ -116,6 +128,13 @@ func newWorld(t *testing.T, hostDownload bool) *world {
 type worldOpts struct {
 	hostDownload bool
 	initialRTO   time.Duration // DTLS; zero: the smsdtls default
+	// statusReports: the binding requests status reports (TP-SRR) and
+	// the world forwards the driver's +CDS to it, as the daemon does.
+	statusReports bool
+	// netRetry and netAttempts: the network's store-and-forward retry
+	// interval and attempts (zero: the network's defaults).
+	netRetry    time.Duration
+	netAttempts int
 }
 
 func newWorldWith(t *testing.T, o worldOpts) *world {
@@ -124,7 +143,7 @@ func newWorldWith(t *testing.T, o worldOpts) *world {
 	checkLeaks(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	w := &world{t: t, ctx: ctx, clk: newFakeClock(), handled: make(chan struct{}, 1000), dl: make(chan bool, 100), boxes: map[string]*inbox{}}
-	w.net = network.New(network.Config{Log: testLog(t).With("side", "net"), Seed: 1})
+	w.net = network.New(network.Config{Log: testLog(t).With("side", "net"), Seed: 1, RetryInterval: o.netRetry, MaxAttempts: o.netAttempts})
 	prof, err := sim.LoadProfile("../../configs/emulator-sim.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -163,15 +182,33 @@ func newWorldWith(t *testing.T, o worldOpts) *world {
 			{ID: 2, Number: dtlsNumber, Mode: ModeDTLS, PSKIdentity: e2eIdentity, PSK: e2eKey},
 			{ID: 3, Number: spNumber, Mode: ModeSecurePacket},
 		},
-		CountryCode:  "33",
-		PollInterval: 30 * time.Second,
-		InitialRTO:   o.initialRTO,
+		CountryCode:          "33",
+		PollInterval:         30 * time.Second,
+		InitialRTO:           o.initialRTO,
+		RequestStatusReports: o.statusReports,
 	}
 	w.startBinding()
 
 	runCtx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = w.m.Run(runCtx) })
+	// The driver's status reports go to the binding (daemon
+	// forwardStatusReports); w.reports gets one signal per report handled.
+	w.reports = make(chan struct{}, 1000)
+	wg.Go(func() {
+		for {
+			select {
+			case <-runCtx.Done():
+				return
+			case sr := <-w.m.StatusReports():
+				w.bmu.Lock()
+				b := w.b
+				w.bmu.Unlock()
+				_ = b.HandleSMS(runCtx, SMS{TPDU: sr.TPDU})
+				w.reports <- struct{}{}
+			}
+		}
+	})
 	t.Cleanup(func() {
 		w.stopBinding()
 		stop()
@@ -202,7 +239,8 @@ func (w *world) startBinding() {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	b, err := New(w.cfg, SubmitFunc(send), WithUICC(app), WithSessionStore(w.store), WithClock(w.clk), WithLogger(testLog(w.t)))
+	sendMR := func(ctx context.Context, tpdu []byte) (int, error) { return w.m.SendSMS(ctx, tpdu) }
+	b, err := New(w.cfg, SubmitMRFunc(sendMR), WithUICC(app), WithSessionStore(w.store), WithClock(w.clk), WithLogger(testLog(w.t)))
 	if err != nil {
 		w.t.Fatal(err)
 	}

@@ -28,6 +28,8 @@ type Stats struct {
 	SecurePacket  Counters `json:"secure_packet"`
 	NoSec         Counters `json:"nosec"`
 	StatusReports uint64   `json:"status_reports"`
+	// Delivery is what the status reports said (Config.RequestStatusReports).
+	Delivery DeliveryCounters `json:"delivery"`
 }
 
 // counters is the live, atomic form of Counters.
