@@ -111,7 +111,9 @@ func TestE2EGnuTLSOverBridge(t *testing.T) {
 func testGnuTLSOverBridge(t *testing.T, reorder bool) {
 	// Real timers, real process: a 1 s initial RTO (instead of 10 s)
 	// keeps a retransmission short.
-	w := newWorldWith(t, worldOpts{initialRTO: time.Second})
+	// Status reports on: the bridge answers each device SMS with one, so
+	// they arrive during the handshake, and must change nothing there.
+	w := newWorldWith(t, worldOpts{initialRTO: time.Second, statusReports: true})
 	peer := startGnuTLS(t, w.ctx, e2eIdentity, e2eKey)
 	if _, err := w.net.Bridge(dtlsNumber, peer, deviceNumber); err != nil {
 		t.Fatal(err)
@@ -170,6 +172,18 @@ func testGnuTLSOverBridge(t *testing.T, reorder bool) {
 	w.waitHandled(bs.FromPeer)
 	if st := w.b.Stats(); st.Total.Received != uint64(bs.FromPeer) {
 		t.Errorf("binding received %d SMS, the bridge delivered %d", st.Total.Received, bs.FromPeer)
+	}
+	// Every device SMS got its status report, and delivery tracking (not
+	// DTLS) took them.
+	for range bs.ToPeer {
+		select {
+		case <-w.reports:
+		case <-w.ctx.Done():
+			t.Fatalf("status reports missing: %+v", w.b.Stats().Delivery)
+		}
+	}
+	if st := w.b.Stats(); st.Delivery.Delivered != uint64(bs.ToPeer) || st.Delivery.Pending != 0 || st.StatusReports != uint64(bs.ToPeer) {
+		t.Errorf("delivery %+v, %d reports, %d SMS sent", st.Delivery, st.StatusReports, bs.ToPeer)
 	}
 	ds, _ := w.b.DTLSStats(2)
 	if ds.Handshakes != 1 || ds.HandshakeFailures != 0 {
