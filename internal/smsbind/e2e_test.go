@@ -830,3 +830,52 @@ func TestE2EDTLSLossAndRestart(t *testing.T) {
 		t.Errorf("after restart: %+v", st)
 	}
 }
+
+// TestE2EDTLSForgedRecordsDoNotStarve: with an established session, records
+// that the session does not authenticate are dropped without being charged
+// to the server's rate limit, so a forger of the server's number cannot use
+// up the budget (DefaultPerSenderCount a minute) and starve a genuine
+// trigger; unauthenticated SMS never reach the engine either way.
+func TestE2EDTLSForgedRecordsDoNotStarve(t *testing.T) {
+	w := newWorld(t, false)
+	srv := newDTLSServer(w)
+	c, _ := w.b.Conn(2)
+	hsDone := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(w.ctx, 60*time.Second)
+		defer cancel()
+		hsDone <- srv.conn.HandshakeContext(ctx)
+	}()
+	if err := c.Open(w.ctx); err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if err := <-hsDone; err != nil {
+		t.Fatalf("server handshake: %v", err)
+	}
+	w.waitHandled(srv.sent())
+	before := len(w.deviceSent())
+	st0 := w.b.Stats()
+
+	// 3× the per-sender budget of epoch-1 application records with a
+	// wrong tag, as anyone can send with the server's number.
+	const forged = 3 * DefaultPerSenderCount
+	for i := range forged {
+		rec := []byte{23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0x10, byte(i), 0, 24}
+		rec = append(rec, bytes.Repeat([]byte{byte(i)}, 24)...)
+		w.from(dtlsNumber, eightBit(rec))
+	}
+	w.waitHandled(forged)
+	st := w.b.Stats()
+	if got := st.DTLS.DroppedBadlySec - st0.DTLS.DroppedBadlySec; got != forged {
+		t.Errorf("%d forged records dropped as badly protected, want %d (%+v)", got, forged, st.DTLS)
+	}
+	if got := st.DTLS.DroppedRate - st0.DTLS.DroppedRate; got != 0 {
+		t.Errorf("%d SMS dropped by the rate limit: forged records were charged", got)
+	}
+	// The genuine trigger, with no clock advance: served, 1 SMS out.
+	w.trigger(srv)
+	w.waitHandled(1)
+	if n := len(w.deviceSent()) - before; n != 1 {
+		t.Errorf("device sent %d SMS for a flood and one trigger, want 1", n)
+	}
+}
