@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pion/dtls/v3"
+	"github.com/pion/dtls/v3/pkg/protocol"
 	"github.com/pion/dtls/v3/pkg/protocol/handshake"
 )
 
@@ -214,7 +215,7 @@ type Session struct {
 	handshaking bool          // guarded by mu: the attempt under opening is a full handshake (not a restore)
 	opening     chan struct{} // guarded by mu: non-nil while establishing; closed when done
 	openErr     error         // guarded by mu: result of the last handshake attempt
-	pending     [][]byte      // guarded by mu: SMS that arrived during a restore, handled when it ends
+	pending     [][]byte      // guarded by mu: SMS that arrived during a restore, or application data during a handshake; handled when it ends
 	// lastHandshake is when the last full handshake began, whoever started
 	// it (the client's first one included; restores are not handshakes);
 	// zero if none did. Handshakes that server records ask for are
@@ -648,12 +649,22 @@ func (l *link) noteReceived(seq uint64) {
 // SMS) so that a trigger can be read, and an SMS arriving while a restore
 // runs is held and handled when the restore ends.
 func (s *Session) Deliver(ud []byte) {
+	appData := isAppData(ud)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return
 	}
 	if s.hs != nil {
+		// Application data the server sent after its Finished waits for
+		// the established association, which checks it for replay: pion
+		// would take it during the handshake unseen.
+		if appData && len(s.pending) < maxPending {
+			s.pending = append(s.pending, append([]byte(nil), ud...))
+			s.mu.Unlock()
+			s.log.Debug("application record held until the handshake completes", "size", len(ud))
+			return
+		}
 		pc := s.hs
 		s.mu.Unlock()
 		pc.Deliver(ud)
@@ -718,6 +729,21 @@ func (s *Session) Deliver(ud []byte) {
 	}
 	l.noteReceived(top)
 	l.pc.Deliver(ud)
+}
+
+// isAppData reports whether the datagram holds only protected application
+// data records (epoch ≥ 1).
+func isAppData(ud []byte) bool {
+	recs, err := splitRecords(ud)
+	if err != nil || len(recs) == 0 {
+		return false
+	}
+	for _, r := range recs {
+		if r.contentType != protocol.ContentTypeApplicationData || r.epoch == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // asksHandshake reports whether recs hold a record that the association of

@@ -475,6 +475,23 @@ func (n *Network) toBridge(b *bridge, from string, s atpdu.Submit, submitted tim
 	}
 }
 
+// AllBridgeStats returns the counters of every bridge by its number.
+func (n *Network) AllBridgeStats() map[string]BridgeStats {
+	n.mu.Lock()
+	bs := make(map[string]*bridge, len(n.bridges))
+	for k, b := range n.bridges {
+		bs[k] = b
+	}
+	n.mu.Unlock()
+	out := make(map[string]BridgeStats, len(bs))
+	for k, b := range bs {
+		b.mu.Lock()
+		out[k] = b.stats
+		b.mu.Unlock()
+	}
+	return out
+}
+
 // BridgeStats returns the counters of the bridge of number; false if there
 // is none.
 func (n *Network) BridgeStats(number string) (BridgeStats, bool) {
