@@ -41,6 +41,7 @@ type Binding struct {
 	servers  []*server                // immutable after New
 	nosec    *server                  // the NoSec server of AcceptAnySenderNoSec, or nil
 	lim      *limiter                 // non-nil
+	track    *tracker                 // non-nil
 	st       stats
 
 	uiccMu sync.Mutex // serialises APDU sequences: ENVELOPE+GET DATA, poll, STORE DATA
@@ -100,6 +101,12 @@ func New(cfg Config, sub Submitter, opts ...Option) (*Binding, error) {
 		}
 	}
 	b.lim = newLimiter(b.clock, cfg.PerSender, cfg.Global)
+	b.track = newTracker(b.clock, cfg.DeliveryReportTimeout, cfg.CountryCode, b.log)
+	if cfg.RequestStatusReports {
+		if _, ok := sub.(MRSubmitter); !ok {
+			b.log.Warn("status reports requested but the SMS submitter gives no TP-MR: deliveries cannot be tracked")
+		}
+	}
 	var nosec []*server
 	for i, sc := range cfg.Servers {
 		if err := b.addServer(i, sc); err != nil {
@@ -192,7 +199,11 @@ func (b *Binding) Conns() []*Conn {
 }
 
 // Stats returns the counters.
-func (b *Binding) Stats() Stats { return b.st.snapshot() }
+func (b *Binding) Stats() Stats {
+	st := b.st.snapshot()
+	st.Delivery = b.track.snapshot()
+	return st
+}
 
 // DTLSStats returns the DTLS session counters of a mode-1 server.
 func (b *Binding) DTLSStats(serverID int) (smsdtls.Stats, bool) {
@@ -329,7 +340,7 @@ func (b *Binding) HandleSMS(ctx context.Context, sms SMS) error {
 			return nil
 		}
 		b.st.reports.Add(1)
-		b.log.Debug("status report", "mr", r.MR, "msisdn", r.RA.String(), "status", r.ST.String())
+		b.track.report(r)
 		if b.onReport != nil {
 			b.onReport(r)
 		}
@@ -392,19 +403,37 @@ func (b *Binding) route(ctx context.Context, sms SMS, d atpdu.Deliver) error {
 			s.log.Debug("SMS dropped: not 8-bit data without header", "dcs", byte(d.DCS), "udhi", d.UDHI)
 			return nil
 		}
-		if !b.allow(s) {
-			return nil
-		}
 		if mode == ModeNoSec {
-			b.accept(s, d.UD)
+			if b.allow(s) {
+				b.accept(s, d.UD)
+			}
 			return nil
 		}
-		before := s.dtls.Stats().Unauthenticated
-		s.dtls.Deliver(d.UD)
-		if s.dtls.Stats().Unauthenticated != before {
-			b.st.add(mode, cBadly)
-			s.log.Debug("SMS dropped: DTLS record not authenticated", "size", len(d.UD))
+		// With an established session, a record the session does not
+		// authenticate costs the device no SMS (dropped without reply;
+		// re-handshakes have their own limit in smsdtls), so only
+		// authenticated records are charged: whoever forges the server's
+		// number cannot use up the server's budget and starve its
+		// triggers. During a handshake every record may be answered, so
+		// each is charged up front.
+		afterAuth := s.dtls.State() == smsdtls.StateEstablished
+		if afterAuth && !b.lim.check(s.cfg.Number) {
+			b.st.add(mode, cRate)
+			s.log.Debug("SMS dropped: rate limit")
 			return nil
+		}
+		if !afterAuth && !b.allow(s) {
+			return nil
+		}
+		before := s.dtls.Stats()
+		s.dtls.Deliver(d.UD)
+		if after := s.dtls.Stats(); after.Unauthenticated != before.Unauthenticated || after.Replayed != before.Replayed {
+			b.st.add(mode, cBadly)
+			s.log.Debug("SMS dropped: DTLS record not authenticated or replayed", "size", len(d.UD))
+			return nil
+		}
+		if afterAuth {
+			b.lim.take(s.cfg.Number)
 		}
 		s.wakeReader()
 		return nil
@@ -606,7 +635,8 @@ func (d dtlsSender) SendSMS(ctx context.Context, to string, ud []byte, vp time.D
 // submit sends ud as one SMS-SUBMIT to the server (modes 1 and 3).
 func (b *Binding) submit(ctx context.Context, s *server, ud []byte, vp time.Duration) error {
 	mode := s.cfg.Mode
-	tpdu, err := outboundSubmit(s.cfg.Number, ud, vp)
+	srr := b.cfg.RequestStatusReports
+	tpdu, err := outboundSubmit(s.cfg.Number, ud, vp, srr)
 	if err != nil {
 		if errors.Is(err, ErrTooLarge) {
 			b.st.add(mode, cOversize)
@@ -616,21 +646,39 @@ func (b *Binding) submit(ctx context.Context, s *server, ud []byte, vp time.Dura
 		}
 		return err
 	}
-	if err := b.sub.SubmitSMS(ctx, tpdu); err != nil {
+	ms, withMR := b.sub.(MRSubmitter)
+	if !srr || !withMR {
+		if err := b.sub.SubmitSMS(ctx, tpdu); err != nil {
+			b.st.add(mode, cSendFail)
+			return fmt.Errorf("smsbind: send SMS to %s: %w", s.cfg.Number, err)
+		}
+		b.st.add(mode, cSent)
+		return nil
+	}
+	b.track.begin()
+	mr, err := ms.SubmitSMSMR(ctx, tpdu)
+	if err != nil {
+		b.track.end(0, s, false)
 		b.st.add(mode, cSendFail)
 		return fmt.Errorf("smsbind: send SMS to %s: %w", s.cfg.Number, err)
 	}
 	b.st.add(mode, cSent)
+	if mr < 0 || mr > 0xFF {
+		b.track.end(0, s, false)
+		s.log.Warn("SMS sent but its TP-MR is out of range: delivery not tracked", "mr", mr)
+		return nil
+	}
+	b.track.end(byte(mr), s, true)
 	return nil
 }
 
 // outboundSubmit builds the SMS-SUBMIT of modes 1 and 3 (sms-pdu.md §14):
 // 8-bit data without message class (DCS 0x04: class 2 + PID 0x7F would route
 // it to the server's SIM), PID 0x00, no UDH, no concatenation, a relative
-// validity period of at least vp (TS 23.040 §9.2.3.12.1), and, checked on
-// the encoded TPDU as the last step before the modem, at most 140 octets of
-// user data (TS 23.040 §9.2.3.24).
-func outboundSubmit(number string, ud []byte, vp time.Duration) ([]byte, error) {
+// validity period of at least vp (TS 23.040 §9.2.3.12.1), TP-SRR as asked
+// (§9.2.3.5), and, checked on the encoded TPDU as the last step before the
+// modem, at most 140 octets of user data (TS 23.040 §9.2.3.24).
+func outboundSubmit(number string, ud []byte, vp time.Duration, srr bool) ([]byte, error) {
 	if len(ud) > atpdu.MaxUDOctets {
 		return nil, &SizeError{Size: len(ud), Max: atpdu.MaxUDOctets}
 	}
@@ -646,7 +694,7 @@ func outboundSubmit(number string, ud []byte, vp time.Duration) ([]byte, error) 
 	if err != nil {
 		return nil, err
 	}
-	tpdu, err := atpdu.Submit{DA: da, PID: atpdu.PIDNormal, DCS: dcs, VP: v, UD: ud}.Append(nil)
+	tpdu, err := atpdu.Submit{DA: da, PID: atpdu.PIDNormal, DCS: dcs, VP: v, SRR: srr, UD: ud}.Append(nil)
 	if err != nil {
 		return nil, fmt.Errorf("smsbind: encode SMS-SUBMIT to %s: %w", number, err)
 	}

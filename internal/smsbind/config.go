@@ -125,6 +125,15 @@ type Config struct {
 	NoSecValidity time.Duration
 	// QueueLen is the inbound queue per Conn (default DefaultQueueLen).
 	QueueLen int
+	// RequestStatusReports sets TP-SRR on the SMS of modes 1 and 3
+	// (TS 23.040 §9.2.3.5) and tracks their delivery (Stats.Delivery; a
+	// failed delivery is logged with the recipient and the status). It
+	// needs an MRSubmitter. Off by default: every report is one more SMS
+	// the modem receives.
+	RequestStatusReports bool
+	// DeliveryReportTimeout is how long a tracked SMS waits for its final
+	// status report (default DefaultDeliveryReportTimeout).
+	DeliveryReportTimeout time.Duration
 }
 
 func (c *Config) applyDefaults() {
@@ -148,6 +157,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.QueueLen == 0 {
 		c.QueueLen = DefaultQueueLen
+	}
+	if c.DeliveryReportTimeout == 0 {
+		c.DeliveryReportTimeout = DefaultDeliveryReportTimeout
 	}
 }
 
@@ -201,9 +213,9 @@ func WithUICC(u UICC) Option { return func(b *Binding) { b.uicc = u } }
 // servers).
 func WithSessionStore(s smsdtls.SessionStore) Option { return func(b *Binding) { b.store = s } }
 
-// WithStatusReports sets the delivery tracker: every SMS-STATUS-REPORT goes
-// there and nowhere else (never to DTLS, LwM2M-TS 1.0 §7.2.2.1.5). It is
-// called from HandleSMS and must not block.
+// WithStatusReports sets a hook that sees every SMS-STATUS-REPORT after the
+// binding's own delivery tracking (never DTLS, LwM2M-TS 1.0 §7.2.2.1.5). It
+// is called from HandleSMS and must not block.
 func WithStatusReports(f func(atpdu.StatusReport)) Option {
 	return func(b *Binding) { b.onReport = f }
 }

@@ -22,12 +22,22 @@
 // the modem); in mode 2 the CoAP message goes to the UICC with STORE DATA,
 // addressed to the TP-OA of the request it answers.
 //
+// Delivery tracking (Config.RequestStatusReports, off by default): the
+// SMS of modes 1 and 3 carry TP-SRR; each is remembered by the TP-MR the
+// modem gave it (MRSubmitter) and its recipient until the
+// SMS-STATUS-REPORT that closes it (TS 23.040 §9.2.2.3, TP-ST classes
+// §9.2.3.15) arrives, or it expires; Stats.Delivery counts delivered,
+// failed, temporary and expired, and a failed delivery is logged at warn
+// level with the server, the TP-MR and the status. The table is bounded
+// (256 SMS: one TP-MR cycle).
+//
 // Nothing that fails a check is ever answered (LwM2M-TS 1.0 §7.2 "silently
 // ignored", §7.2.2 "MUST NOT respond with an error message"): every drop is
 // counted by class in Stats and logged at debug level.
 //
 // It may import internal/atpdu, internal/smsdtls and internal/uicc only.
 // It must not import internal/modem, internal/objects or internal/lwm2m:
-// the daemon adapts the modem driver to Submitter and the uicc.App to UICC,
+// the daemon adapts the modem driver to Submitter (MRSubmitter for delivery
+// tracking: SubmitMRFunc(modem.SendSMS)) and the uicc.App to UICC,
 // and fills the server table from the Security objects.
 package smsbind

@@ -10,6 +10,7 @@ package smsbind
 import (
 	"bytes"
 	"context"
+	"errors"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -38,8 +39,15 @@ var (
 type inbox struct {
 	ch chan []byte // SMS-DELIVER TPDUs the device sent to this number
 
-	mu sync.Mutex
-	fn func([]byte) // guarded by mu: when set, it takes the SMS instead of ch
+	mu     sync.Mutex
+	fn     func([]byte) // guarded by mu: when set, it takes the SMS instead of ch
+	refuse bool         // guarded by mu: refuse every SMS (the network retries, then gives up)
+}
+
+func (i *inbox) setRefuse(r bool) {
+	i.mu.Lock()
+	i.refuse = r
+	i.mu.Unlock()
 }
 
 func (i *inbox) setFn(fn func([]byte)) {
@@ -50,8 +58,11 @@ func (i *inbox) setFn(fn func([]byte)) {
 
 func (i *inbox) Deliver(_ context.Context, tpdu []byte) error {
 	i.mu.Lock()
-	fn := i.fn
+	fn, refuse := i.fn, i.refuse
 	i.mu.Unlock()
+	if refuse {
+		return errors.New("inbox: refused")
+	}
 	if fn != nil {
 		fn(tpdu)
 		return nil
@@ -101,6 +112,7 @@ type world struct {
 	bstop func()   // stops the binding's Run and waits
 
 	handled chan struct{} // one per SMS the driver handed to the binding
+	reports chan struct{} // one per status report the driver handed to the binding
 	dl      chan bool     // one per complete SMS-PP download on the card
 	boxes   map[string]*inbox
 }
@@ -116,6 +128,13 @@ func newWorld(t *testing.T, hostDownload bool) *world {
 type worldOpts struct {
 	hostDownload bool
 	initialRTO   time.Duration // DTLS; zero: the smsdtls default
+	// statusReports: the binding requests status reports (TP-SRR) and
+	// the world forwards the driver's +CDS to it, as the daemon does.
+	statusReports bool
+	// netRetry and netAttempts: the network's store-and-forward retry
+	// interval and attempts (zero: the network's defaults).
+	netRetry    time.Duration
+	netAttempts int
 }
 
 func newWorldWith(t *testing.T, o worldOpts) *world {
@@ -124,7 +143,7 @@ func newWorldWith(t *testing.T, o worldOpts) *world {
 	checkLeaks(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	w := &world{t: t, ctx: ctx, clk: newFakeClock(), handled: make(chan struct{}, 1000), dl: make(chan bool, 100), boxes: map[string]*inbox{}}
-	w.net = network.New(network.Config{Log: testLog(t).With("side", "net"), Seed: 1})
+	w.net = network.New(network.Config{Log: testLog(t).With("side", "net"), Seed: 1, RetryInterval: o.netRetry, MaxAttempts: o.netAttempts})
 	prof, err := sim.LoadProfile("../../configs/emulator-sim.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -163,15 +182,33 @@ func newWorldWith(t *testing.T, o worldOpts) *world {
 			{ID: 2, Number: dtlsNumber, Mode: ModeDTLS, PSKIdentity: e2eIdentity, PSK: e2eKey},
 			{ID: 3, Number: spNumber, Mode: ModeSecurePacket},
 		},
-		CountryCode:  "33",
-		PollInterval: 30 * time.Second,
-		InitialRTO:   o.initialRTO,
+		CountryCode:          "33",
+		PollInterval:         30 * time.Second,
+		InitialRTO:           o.initialRTO,
+		RequestStatusReports: o.statusReports,
 	}
 	w.startBinding()
 
 	runCtx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = w.m.Run(runCtx) })
+	// The driver's status reports go to the binding (daemon
+	// forwardStatusReports); w.reports gets one signal per report handled.
+	w.reports = make(chan struct{}, 1000)
+	wg.Go(func() {
+		for {
+			select {
+			case <-runCtx.Done():
+				return
+			case sr := <-w.m.StatusReports():
+				w.bmu.Lock()
+				b := w.b
+				w.bmu.Unlock()
+				_ = b.HandleSMS(runCtx, SMS{TPDU: sr.TPDU})
+				w.reports <- struct{}{}
+			}
+		}
+	})
 	t.Cleanup(func() {
 		w.stopBinding()
 		stop()
@@ -202,7 +239,8 @@ func (w *world) startBinding() {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	b, err := New(w.cfg, SubmitFunc(send), WithUICC(app), WithSessionStore(w.store), WithClock(w.clk), WithLogger(testLog(w.t)))
+	sendMR := func(ctx context.Context, tpdu []byte) (int, error) { return w.m.SendSMS(ctx, tpdu) }
+	b, err := New(w.cfg, SubmitMRFunc(sendMR), WithUICC(app), WithSessionStore(w.store), WithClock(w.clk), WithLogger(testLog(w.t)))
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -479,6 +517,26 @@ func TestE2EDTLS(t *testing.T) {
 		t.Errorf("a status report changed the DTLS session: %+v → %+v", dst0, dst)
 	}
 
+	// A HelloRequest from the server's number asks for a new session, but
+	// the session is younger than RehandshakeInterval (10 min, counted from
+	// the first handshake): anyone can forge one, so it is suppressed,
+	// nothing is sent and the session keeps working. (smsdtls tests the
+	// renewal after the interval with a fake clock.)
+	sentBefore := len(w.deviceSent())
+	w.from(dtlsNumber, eightBit(helloRequest))
+	w.waitHandled(1)
+	if dst, _ := w.b.DTLSStats(2); dst.Handshakes != 1 || dst.RehandshakesSuppressed != 1 {
+		t.Errorf("after the HelloRequest: %+v", dst)
+	}
+	if n := len(w.deviceSent()) - sentBefore; n != 0 {
+		t.Errorf("a HelloRequest within the interval made the device send %d SMS", n)
+	}
+	w.trigger(srv)
+	w.drainHandled()
+	w.clk.Advance(time.Minute) // refill the per-sender rate limit (10 SMS so far)
+	before = len(w.deviceSent())
+	st0 = w.b.Stats()
+
 	// A tampered record from the right number, a valid record from the
 	// wrong number, and a record replayed are all dropped without reply.
 	srv.mu.Lock()
@@ -505,14 +563,32 @@ func TestE2EDTLS(t *testing.T) {
 	if st.StatusReports != 1 || st.DTLS.Received != st0.DTLS.Received+2 {
 		t.Errorf("stats %+v", st)
 	}
-	if st.DTLS.DroppedBadlySec != st0.DTLS.DroppedBadlySec+1 || st.Total.DroppedSender != st0.Total.DroppedSender+1 {
+	if dst, _ := w.b.DTLSStats(2); dst.Handshakes != 1 || dst.RehandshakesSuppressed != 2 || dst.Replayed != 1 {
+		t.Errorf("DTLS stats after the bad records %+v", dst)
+	}
+	// Tampered and replayed are both badly protected.
+	if st.DTLS.DroppedBadlySec != st0.DTLS.DroppedBadlySec+2 || st.Total.DroppedSender != st0.Total.DroppedSender+1 {
 		t.Errorf("stats %+v (before %+v)", st, st0)
 	}
 	if n := len(w.deviceSent()); n != before {
 		t.Errorf("%d SMS sent in reply to bad SMS", n-before)
 	}
-	if st.DTLS.Sent != uint64(before) || st.DTLS.Accepted != 1 {
+	if st.DTLS.Sent != uint64(before) || st.DTLS.Accepted != 2 {
 		t.Errorf("DTLS counters %+v with %d SMS sent", st.DTLS, before)
+	}
+}
+
+// helloRequest is a DTLS HelloRequest in one epoch-0 record (RFC 6347 §4.1
+// record header, §4.2.2 handshake header; RFC 5246 §7.4.1.1).
+var helloRequest = []byte{22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+
+func (w *world) drainHandled() {
+	for {
+		select {
+		case <-w.handled:
+		default:
+			return
+		}
 	}
 }
 
@@ -752,5 +828,54 @@ func TestE2EDTLSLossAndRestart(t *testing.T) {
 	}
 	if st, _ := w.b.DTLSStats(2); st.Handshakes != 0 || st.Restores != 1 {
 		t.Errorf("after restart: %+v", st)
+	}
+}
+
+// TestE2EDTLSForgedRecordsDoNotStarve: with an established session, records
+// that the session does not authenticate are dropped without being charged
+// to the server's rate limit, so a forger of the server's number cannot use
+// up the budget (DefaultPerSenderCount a minute) and starve a genuine
+// trigger; unauthenticated SMS never reach the engine either way.
+func TestE2EDTLSForgedRecordsDoNotStarve(t *testing.T) {
+	w := newWorld(t, false)
+	srv := newDTLSServer(w)
+	c, _ := w.b.Conn(2)
+	hsDone := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(w.ctx, 60*time.Second)
+		defer cancel()
+		hsDone <- srv.conn.HandshakeContext(ctx)
+	}()
+	if err := c.Open(w.ctx); err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if err := <-hsDone; err != nil {
+		t.Fatalf("server handshake: %v", err)
+	}
+	w.waitHandled(srv.sent())
+	before := len(w.deviceSent())
+	st0 := w.b.Stats()
+
+	// 3× the per-sender budget of epoch-1 application records with a
+	// wrong tag, as anyone can send with the server's number.
+	const forged = 3 * DefaultPerSenderCount
+	for i := range forged {
+		rec := []byte{23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0x10, byte(i), 0, 24}
+		rec = append(rec, bytes.Repeat([]byte{byte(i)}, 24)...)
+		w.from(dtlsNumber, eightBit(rec))
+	}
+	w.waitHandled(forged)
+	st := w.b.Stats()
+	if got := st.DTLS.DroppedBadlySec - st0.DTLS.DroppedBadlySec; got != forged {
+		t.Errorf("%d forged records dropped as badly protected, want %d (%+v)", got, forged, st.DTLS)
+	}
+	if got := st.DTLS.DroppedRate - st0.DTLS.DroppedRate; got != 0 {
+		t.Errorf("%d SMS dropped by the rate limit: forged records were charged", got)
+	}
+	// The genuine trigger, with no clock advance: served, 1 SMS out.
+	w.trigger(srv)
+	w.waitHandled(1)
+	if n := len(w.deviceSent()) - before; n != 1 {
+		t.Errorf("device sent %d SMS for a flood and one trigger, want 1", n)
 	}
 }

@@ -9,7 +9,7 @@ type Counters struct {
 	Accepted        uint64 `json:"accepted"`                // CoAP messages queued for the engine
 	DroppedSender   uint64 `json:"dropped_sender"`          // no server number matched TP-OA (or the data_rcv address)
 	DroppedFormat   uint64 `json:"dropped_format"`          // wrong SMS form for the mode (not 8-bit, UDH, not class 2 + PID 0x7F, undecodable)
-	DroppedBadlySec uint64 `json:"dropped_badly_protected"` // DTLS record not authenticated, secured packet refused by the SIM
+	DroppedBadlySec uint64 `json:"dropped_badly_protected"` // DTLS record not authenticated or replayed, secured packet refused by the SIM
 	DroppedMalform  uint64 `json:"dropped_malformed"`       // not a well-formed CoAP message
 	DroppedRate     uint64 `json:"dropped_rate_limit"`      // over the per-sender or global limit
 	DroppedDup      uint64 `json:"dropped_duplicate"`       // exact duplicate of a recent TPDU
@@ -28,6 +28,8 @@ type Stats struct {
 	SecurePacket  Counters `json:"secure_packet"`
 	NoSec         Counters `json:"nosec"`
 	StatusReports uint64   `json:"status_reports"`
+	// Delivery is what the status reports said (Config.RequestStatusReports).
+	Delivery DeliveryCounters `json:"delivery"`
 }
 
 // counters is the live, atomic form of Counters.

@@ -128,10 +128,11 @@ type Config struct {
 	// RecordValidity is the TP-VP of SMS carrying application data. Default
 	// DefaultRecordValidity.
 	RecordValidity time.Duration
-	// RehandshakeInterval: records the session cannot authenticate start at
-	// most one new handshake per interval, counted from the start of the
-	// current association (handshake or restore). Default
-	// DefaultRehandshakeInterval.
+	// RehandshakeInterval: server records that ask for a handshake (an
+	// epoch-1 record the session cannot authenticate, a HelloRequest) start
+	// at most one new handshake per interval, counted from the start of the
+	// last full handshake of any origin (the client's first one included;
+	// restores do not count). Default DefaultRehandshakeInterval.
 	RehandshakeInterval time.Duration
 	// SequenceReservation is how many record sequence numbers each persisted
 	// snapshot reserves. Default DefaultSequenceReservation.

@@ -30,10 +30,17 @@
 // that.
 //
 // Inbound filtering: once established, only records the session's keys
-// authenticate reach pion; anything else is dropped without a reply and
-// counted (LwM2M-TS 1.0 §7.2.2 "MUST NOT respond"). An epoch-1 record that
-// does not authenticate, or a HelloRequest, starts at most one new handshake
-// per RehandshakeInterval.
+// authenticate and that were not received before (RFC 6347 §4.1.2.6) reach
+// pion; anything else is dropped without a reply and counted (LwM2M-TS 1.0
+// §7.2.2 "MUST NOT respond"). An epoch-1 record that does not authenticate,
+// or a HelloRequest, starts a new handshake, also when there is no session
+// at all (how a server reaches a client without one), at most once per
+// RehandshakeInterval counted from the start of the last handshake, the
+// client's first one included: a fresh session is not torn down by records
+// anyone can forge with the server's number (a flood of them costs no SMS),
+// and a restored session can be replaced at once. An SMS arriving
+// while the stored session is being restored is held and handled after the
+// restore. Session.State says where the association stands.
 //
 // The caller decodes SMS, applies the sender filter (Security resource 9)
 // and routes SMS-STATUS-REPORTs to delivery tracking: this package never

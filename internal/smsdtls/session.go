@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pion/dtls/v3"
+	"github.com/pion/dtls/v3/pkg/protocol"
 	"github.com/pion/dtls/v3/pkg/protocol/handshake"
 )
 
@@ -139,6 +140,7 @@ type Stats struct {
 	Restores               uint64 // sessions restored from a snapshot (no SMS)
 	SnapshotsRefused       uint64 // snapshots not restored (reused, unusable, other key)
 	Unauthenticated        uint64 // inbound SMS dropped: no session could authenticate them
+	Replayed               uint64 // inbound SMS dropped: authentic, but every record in them was received before (RFC 6347 §4.1.2.6)
 	RehandshakesSuppressed uint64 // re-handshakes not started: interval not elapsed
 	SMSSent                uint64 // datagrams handed to the Sender successfully
 	SendFailures           uint64 // Sender errors (handshake ones count as loss)
@@ -146,8 +148,53 @@ type Stats struct {
 }
 
 type sessionStats struct {
-	handshakes, handshakeFailures, restores, refused, unauthenticated, suppressed atomic.Uint64
+	handshakes, handshakeFailures, restores, refused, unauthenticated, replayed, suppressed atomic.Uint64
 }
+
+// State is where a Session's association stands.
+type State int
+
+// Session states.
+const (
+	// StateIdle: no association and none being established (not needed
+	// yet, or ended by the server). A stored one may still be restorable.
+	StateIdle State = iota
+	// StateRestoring: the stored association is being restored (no SMS).
+	StateRestoring
+	// StateHandshaking: a full handshake is running over SMS.
+	StateHandshaking
+	// StateEstablished: records flow.
+	StateEstablished
+	// StateFailed: the last attempt to establish failed; the next Open,
+	// Write or Read, or a server record that asks for it, tries again.
+	StateFailed
+	// StateClosed: Close was called.
+	StateClosed
+)
+
+// String gives "idle", "restoring", "handshaking", "established",
+// "failed" or "closed".
+func (st State) String() string {
+	switch st {
+	case StateIdle:
+		return "idle"
+	case StateRestoring:
+		return "restoring"
+	case StateHandshaking:
+		return "handshaking"
+	case StateEstablished:
+		return "established"
+	case StateFailed:
+		return "failed"
+	case StateClosed:
+		return "closed"
+	}
+	return fmt.Sprintf("state(%d)", int(st))
+}
+
+// maxPending bounds the SMS a Session holds while a restore is in progress
+// (a few records of the server: a trigger and its retransmissions).
+const maxPending = 8
 
 // Session is the DTLS association with one server over SMS. Its methods are
 // safe for concurrent use; one goroutine at a time should Read.
@@ -162,13 +209,20 @@ type Session struct {
 	wg      sync.WaitGroup // background restores and handshakes
 	writeMu sync.Mutex     // one Write at a time
 
-	mu            sync.Mutex
-	cur           *link         // guarded by mu: the established association, nil if none
-	hs            *PacketConn   // guarded by mu: conn of the handshake in progress (gets every SMS)
-	opening       chan struct{} // guarded by mu: non-nil while establishing; closed when done
-	openErr       error         // guarded by mu: result of the last handshake attempt
-	lastHandshake time.Time     // guarded by mu: when the current association started
-	closed        bool          // guarded by mu
+	mu          sync.Mutex
+	cur         *link         // guarded by mu: the established association, nil if none
+	hs          *PacketConn   // guarded by mu: conn of the handshake in progress (gets every SMS)
+	handshaking bool          // guarded by mu: the attempt under opening is a full handshake (not a restore)
+	opening     chan struct{} // guarded by mu: non-nil while establishing; closed when done
+	openErr     error         // guarded by mu: result of the last handshake attempt
+	pending     [][]byte      // guarded by mu: SMS that arrived during a restore, or application data during a handshake; handled when it ends
+	// lastHandshake is when the last full handshake began, whoever started
+	// it (the client's first one included; restores are not handshakes);
+	// zero if none did. Handshakes that server records ask for are
+	// rate-limited from it: a session younger than RehandshakeInterval is
+	// not replaced because of records anyone can forge.
+	lastHandshake time.Time // guarded by mu
+	closed        bool      // guarded by mu
 
 	stats  sessionStats
 	pstats packetStats // shared by every PacketConn of this session
@@ -186,6 +240,66 @@ type link struct {
 	persist  bool       // a snapshot of this association is in the store
 	reserved uint64     // first sequence number the stored snapshot does not cover
 	cutoff   uint64     // server records below this are refused after a restore
+
+	winMu  sync.Mutex
+	replay replayWindow // guarded by winMu: server records already received
+}
+
+// replayWindow is the receive window of RFC 6347 §4.1.2.6 over the server's
+// epoch-1 sequence numbers: the highest received and a bitmap of the 64
+// below it. Numbers below floor (what a restored snapshot had received)
+// count as received.
+type replayWindow struct {
+	floor uint64
+	top   uint64 // highest received; valid when any
+	bits  uint64 // bit i: top-i was received
+	any   bool
+}
+
+// replayWindowSize is the window of RFC 6347 §4.1.2.6 (its minimum, 32, and
+// pion's default, 64, are both honoured: pion drops what is older anyway).
+const replayWindowSize = 64
+
+// mark reports whether seq was received before (or is too old to tell) and
+// otherwise records it as received.
+func (w *replayWindow) mark(seq uint64) (replayed bool) {
+	switch {
+	case seq < w.floor:
+		return true
+	case !w.any:
+		w.any, w.top, w.bits = true, seq, 1
+		return false
+	case seq > w.top:
+		if d := seq - w.top; d >= replayWindowSize {
+			w.bits = 1
+		} else {
+			w.bits = w.bits<<d | 1
+		}
+		w.top = seq
+		return false
+	case w.top-seq >= replayWindowSize:
+		return true
+	}
+	bit := uint64(1) << (w.top - seq)
+	if w.bits&bit != 0 {
+		return true
+	}
+	w.bits |= bit
+	return false
+}
+
+// fresh marks the sequence numbers of recs received and returns those that
+// were not before.
+func (l *link) fresh(recs []record) []record {
+	l.winMu.Lock()
+	defer l.winMu.Unlock()
+	out := recs[:0:0]
+	for _, r := range recs {
+		if !l.replay.mark(r.seq) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // close ends the association without a close_notify: the PacketConn closes
@@ -251,13 +365,14 @@ func (s *Session) get(ctx context.Context) (*link, error) {
 	}
 }
 
-// finishOpen publishes the result of an attempt started with s.opening = ch.
+// finishOpen publishes the result of an attempt started with s.opening = ch,
+// then handles the SMS that arrived while it was restoring.
 func (s *Session) finishOpen(ch chan struct{}, l *link, err error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.opening = nil
 	s.openErr = err
 	s.hs = nil
+	s.handshaking = false
 	if l != nil {
 		if s.closed {
 			l.close()
@@ -265,7 +380,19 @@ func (s *Session) finishOpen(ch chan struct{}, l *link, err error) {
 			s.cur = l
 		}
 	}
+	pending := s.pending
+	s.pending = nil
+	up := s.cur != nil
 	close(ch)
+	s.mu.Unlock()
+	for _, ud := range pending {
+		if up {
+			s.Deliver(ud)
+			continue
+		}
+		s.stats.unauthenticated.Add(1)
+		s.log.Debug("SMS dropped: no DTLS session after the restore", "size", len(ud))
+	}
 }
 
 func (s *Session) newPacketConn() *PacketConn {
@@ -356,14 +483,12 @@ func (s *Session) restore() (*link, error) {
 		return nil, fmt.Errorf("resume DTLS session: %w", err)
 	}
 	l := &link{s: s, pc: pc, conn: conn, verify: v, persist: true, reserved: reserved, cutoff: snap.state.RemoteSequenceNumber}
+	l.replay.floor = snap.state.RemoteSequenceNumber
 	pc.setBeforeSend(l.beforeSend)
 	if err := conn.HandshakeContext(s.ctx); err != nil { // resumed: sends nothing
 		l.close()
 		return nil, fmt.Errorf("resume DTLS session: %w", err)
 	}
-	s.mu.Lock()
-	s.lastHandshake = time.Now()
-	s.mu.Unlock()
 	s.stats.restores.Add(1)
 	s.log.Info("DTLS session restored without handshake", "next_seq", snap.next, "reserved_to", reserved)
 	return l, nil
@@ -373,6 +498,7 @@ func (s *Session) restore() (*link, error) {
 func (s *Session) handshake(ctx context.Context) (*link, error) {
 	s.stats.handshakes.Add(1)
 	s.mu.Lock()
+	s.handshaking = true
 	s.lastHandshake = time.Now()
 	s.mu.Unlock()
 	// Forget the previous association first; its snapshot must not be
@@ -391,9 +517,17 @@ func (s *Session) handshake(ctx context.Context) (*link, error) {
 		s.stats.handshakeFailures.Add(1)
 		return nil, fmt.Errorf("smsdtls: handshake with %s: %w", s.cfg.Number, err)
 	}
+	// SMS held during a restore that failed belong to the association that
+	// could not be restored; the new handshake has no use for them.
 	s.mu.Lock()
 	s.hs = pc
+	stale := len(s.pending)
+	s.pending = nil
 	s.mu.Unlock()
+	if stale > 0 {
+		s.stats.unauthenticated.Add(uint64(stale))
+		s.log.Debug("SMS dropped: held for a session that could not be restored", "count", stale)
+	}
 	s.log.Info("DTLS handshake started", "initial_rto", s.cfg.InitialRTO, "budget", s.cfg.HandshakeTimeout)
 
 	hctx, cancel := context.WithTimeout(ctx, s.cfg.HandshakeTimeout)
@@ -423,6 +557,7 @@ func (s *Session) handshake(ctx context.Context) (*link, error) {
 		return fail(err)
 	}
 	l := &link{s: s, pc: pc, conn: conn, verify: v, cutoff: st.RemoteSequenceNumber}
+	l.replay.floor = st.RemoteSequenceNumber
 	reserved := st.SequenceNumber + s.cfg.SequenceReservation
 	if err := s.reserve(st, reserved); err != nil {
 		// Nothing of this association is stored, so nothing can be restored
@@ -504,32 +639,54 @@ func (l *link) noteReceived(seq uint64) {
 // Deliver hands the session the user data of one SMS from its server (after
 // the sender filter; never a status report). During a handshake every SMS
 // goes to pion. Afterwards only records that the session's keys authenticate
-// reach pion; anything else is dropped without a reply (LwM2M-TS 1.0 §7.2.2
-// "MUST NOT respond with an error message"), and an epoch-1 record that does
-// not authenticate, or a HelloRequest, starts a new handshake at most once per
-// RehandshakeInterval. Deliver never blocks on the air; with no association
-// yet it restores the stored one (no SMS) so that a trigger can be read.
+// and that were not received before reach pion; anything else is dropped
+// without a reply (LwM2M-TS 1.0 §7.2.2 "MUST NOT respond with an error
+// message"). An epoch-1 record that does not authenticate, or a
+// HelloRequest (RFC 5246 §7.4.1.1), starts a new handshake, also when there
+// is no session at all, at most once per RehandshakeInterval counted from
+// the start of the last handshake of any origin. Deliver never
+// blocks on the air: with no association yet it restores the stored one (no
+// SMS) so that a trigger can be read, and an SMS arriving while a restore
+// runs is held and handled when the restore ends.
 func (s *Session) Deliver(ud []byte) {
+	appData := isAppData(ud)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return
 	}
 	if s.hs != nil {
+		// Application data the server sent after its Finished waits for
+		// the established association, which checks it for replay: pion
+		// would take it during the handshake unseen.
+		if appData && len(s.pending) < maxPending {
+			s.pending = append(s.pending, append([]byte(nil), ud...))
+			s.mu.Unlock()
+			s.log.Debug("application record held until the handshake completes", "size", len(ud))
+			return
+		}
 		pc := s.hs
 		s.mu.Unlock()
 		pc.Deliver(ud)
 		return
 	}
 	l, idle := s.cur, s.opening == nil
-	s.mu.Unlock()
-	if l == nil && idle {
-		l = s.restoreForDelivery()
-	}
-	if l == nil {
+	if l == nil && !idle {
+		// A restore (or the start of a handshake) is in progress.
+		if len(s.pending) < maxPending {
+			s.pending = append(s.pending, append([]byte(nil), ud...))
+			s.mu.Unlock()
+			s.log.Debug("SMS held until the DTLS session is restored", "size", len(ud))
+			return
+		}
+		s.mu.Unlock()
 		s.stats.unauthenticated.Add(1)
-		s.log.Debug("SMS dropped: no DTLS session", "size", len(ud))
+		s.log.Debug("SMS dropped: too many held during the restore", "size", len(ud))
 		return
+	}
+	s.mu.Unlock()
+	if l == nil {
+		l = s.restoreForDelivery()
 	}
 	recs, err := splitRecords(ud)
 	if err != nil {
@@ -537,30 +694,72 @@ func (s *Session) Deliver(ud []byte) {
 		s.log.Debug("SMS dropped: not DTLS records", "size", len(ud))
 		return
 	}
-	trigger, bad := false, false
-	for _, r := range recs {
-		if l.verify.authentic(r) {
-			continue
+	if l == nil {
+		s.stats.unauthenticated.Add(1)
+		if asksHandshake(recs, nil) {
+			s.log.Debug("SMS from the server without a DTLS session: handshake", "size", len(ud))
+			s.maybeRehandshake(nil)
+			return
 		}
-		bad = true
-		if r.epoch >= 1 || (r.hasHandshake && r.hsType == handshake.TypeHelloRequest) {
-			trigger = true
-		}
-	}
-	if !bad {
-		var top uint64
-		for _, r := range recs {
-			top = max(top, r.seq)
-		}
-		l.noteReceived(top)
-		l.pc.Deliver(ud)
+		s.log.Debug("SMS dropped: no DTLS session", "size", len(ud))
 		return
 	}
-	s.stats.unauthenticated.Add(1)
-	s.log.Debug("SMS dropped: record not authenticated by the session", "size", len(ud))
-	if trigger {
+	if asksHandshake(recs, l.verify) {
+		s.stats.unauthenticated.Add(1)
+		s.log.Debug("SMS dropped: record not authenticated by the session", "size", len(ud))
 		s.maybeRehandshake(l)
+		return
 	}
+	for _, r := range recs {
+		if !l.verify.authentic(r) {
+			s.stats.unauthenticated.Add(1)
+			s.log.Debug("SMS dropped: record not authenticated by the session", "size", len(ud))
+			return
+		}
+	}
+	fresh := l.fresh(recs)
+	if len(fresh) == 0 {
+		s.stats.replayed.Add(1)
+		s.log.Debug("SMS dropped: replayed record", "size", len(ud), "seq", recs[0].seq)
+		return
+	}
+	var top uint64
+	for _, r := range fresh {
+		top = max(top, r.seq)
+	}
+	l.noteReceived(top)
+	l.pc.Deliver(ud)
+}
+
+// isAppData reports whether the datagram holds only protected application
+// data records (epoch ≥ 1).
+func isAppData(ud []byte) bool {
+	recs, err := splitRecords(ud)
+	if err != nil || len(recs) == 0 {
+		return false
+	}
+	for _, r := range recs {
+		if r.contentType != protocol.ContentTypeApplicationData || r.epoch == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// asksHandshake reports whether recs hold a record that the association of
+// v (nil: none) cannot authenticate and that asks for a handshake: a
+// HelloRequest, or any epoch-1 record (the server holds keys the client
+// does not).
+func asksHandshake(recs []record, v *verifier) bool {
+	for _, r := range recs {
+		if v != nil && v.authentic(r) {
+			continue
+		}
+		if r.epoch >= 1 || (r.hasHandshake && r.hsType == handshake.TypeHelloRequest) {
+			return true
+		}
+	}
+	return false
 }
 
 // restoreForDelivery restores the stored association for an SMS that arrived
@@ -583,28 +782,36 @@ func (s *Session) restoreForDelivery() *link {
 	return l
 }
 
-// maybeRehandshake replaces the association old by a new handshake unless
-// one started less than RehandshakeInterval ago. The handshake runs in the
-// background; Write and Read wait for it.
+// maybeRehandshake replaces the association old (nil: there is none) by a
+// new handshake that a server record asked for, unless a handshake (any)
+// started less than RehandshakeInterval ago (anyone can put the
+// server's number on an SMS: this bounds what forged records cost). The
+// handshake runs in the background; Write and Read wait for it.
 func (s *Session) maybeRehandshake(old *link) {
 	s.mu.Lock()
 	if s.closed || s.cur != old || s.opening != nil {
 		s.mu.Unlock()
 		return
 	}
-	if since := time.Since(s.lastHandshake); since < s.cfg.RehandshakeInterval {
+	if since := time.Since(s.lastHandshake); !s.lastHandshake.IsZero() && since < s.cfg.RehandshakeInterval {
 		s.mu.Unlock()
 		s.stats.suppressed.Add(1)
 		s.log.Debug("re-handshake suppressed", "since_last", since, "interval", s.cfg.RehandshakeInterval)
 		return
 	}
+	s.lastHandshake = time.Now()
 	s.cur = nil
 	ch := make(chan struct{})
 	s.opening = ch
+	s.handshaking = true
 	s.wg.Add(1)
 	s.mu.Unlock()
-	old.close()
-	s.log.Info("records the session cannot authenticate: new DTLS handshake")
+	if old != nil {
+		old.close()
+		s.log.Info("records the session cannot authenticate: new DTLS handshake")
+	} else {
+		s.log.Info("the server asks for a DTLS session: handshake")
+	}
 	go func() {
 		defer s.wg.Done()
 		l, err := s.handshake(s.ctx)
@@ -726,6 +933,25 @@ func (s *Session) Close() error {
 	return nil
 }
 
+// State returns where the association stands.
+func (s *Session) State() State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		return StateClosed
+	case s.cur != nil:
+		return StateEstablished
+	case s.opening != nil && s.handshaking:
+		return StateHandshaking
+	case s.opening != nil:
+		return StateRestoring
+	case s.openErr != nil:
+		return StateFailed
+	}
+	return StateIdle
+}
+
 // Stats returns the session's counters.
 func (s *Session) Stats() Stats {
 	return Stats{
@@ -734,6 +960,7 @@ func (s *Session) Stats() Stats {
 		Restores:               s.stats.restores.Load(),
 		SnapshotsRefused:       s.stats.refused.Load(),
 		Unauthenticated:        s.stats.unauthenticated.Load(),
+		Replayed:               s.stats.replayed.Load(),
 		RehandshakesSuppressed: s.stats.suppressed.Load(),
 		SMSSent:                s.pstats.sent.Load(),
 		SendFailures:           s.pstats.sendFailed.Load(),

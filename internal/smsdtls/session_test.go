@@ -213,7 +213,10 @@ func mustLoad(t *testing.T, s *memStore) []byte {
 
 // TestTamperedRecordDropped: a record the session cannot authenticate is
 // dropped without any reply; it starts at most one new handshake per
-// RehandshakeInterval.
+// TestTamperedRecordDropped: records the session cannot authenticate are
+// dropped without a reply. They may start a new handshake, but at most one
+// per RehandshakeInterval, counted from the last handshake, the first one
+// included (issue 8; issue 10's flood costs no SMS).
 func TestTamperedRecordDropped(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
@@ -234,8 +237,38 @@ func TestTamperedRecordDropped(t *testing.T) {
 			}
 			w.net.mu.Unlock()
 		}
+		// An unauthentic epoch-1 record as if from the server.
+		forged := make([]byte, 13+8+5+8)
+		copy(forged, []byte{23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 9, 0, byte(len(forged) - 13)})
+		rehandshake := func(tag string, want uint64) {
+			t.Helper()
+			w.srv.close()
+			w.srv = newServer(t, w.net, true)
+			srvDone := w.serverHandshake(ctx)
+			w.sess.Deliver(forged)
+			if err := <-srvDone; err != nil {
+				t.Fatalf("%s: re-handshake: %v", tag, err)
+			}
+			w.pingPong(ctx, tag)
+			if st := w.sess.Stats(); st.Handshakes != want {
+				t.Errorf("%s: Handshakes = %d, want %d", tag, st.Handshakes, want)
+			}
+		}
 
-		// 1. Within the interval: dropped silently, nothing sent, session kept.
+		// 1. Right after the first handshake, an unauthentic record is
+		// dropped: nothing sent, the session kept.
+		before0 := len(w.net.messages())
+		w.sess.Deliver(forged)
+		synctest.Wait()
+		if st := w.sess.Stats(); st.Handshakes != 1 || st.RehandshakesSuppressed != 1 || len(w.net.messages()) != before0 {
+			t.Fatalf("forged record right after the first handshake: %+v, %d SMS", st, len(w.net.messages())-before0)
+		}
+		w.pingPong(ctx, "first session kept")
+		time.Sleep(DefaultRehandshakeInterval) // fake time
+		rehandshake("first trigger", 2)
+
+		// 2. Within the interval of that one: dropped silently, nothing
+		// sent, session kept.
 		tamperNext()
 		before := len(w.net.messages())
 		if _, err := w.srv.conn.Write([]byte("tampered")); err != nil {
@@ -246,7 +279,7 @@ func TestTamperedRecordDropped(t *testing.T) {
 			t.Errorf("tampered record caused %d SMS", n-1)
 		}
 		st := w.sess.Stats()
-		if st.Unauthenticated != 1 || st.RehandshakesSuppressed != 1 || st.Handshakes != 1 {
+		if st.Unauthenticated != 3 || st.RehandshakesSuppressed != 2 || st.Handshakes != 2 {
 			t.Errorf("after tampered record: %+v", st)
 		}
 		// A plaintext application record (epoch 0) would make pion send a
@@ -261,30 +294,20 @@ func TestTamperedRecordDropped(t *testing.T) {
 		if n := len(w.net.messages()) - before; n != 1 {
 			t.Errorf("spoofed records caused %d SMS", n-1)
 		}
+		if st := w.sess.Stats(); st.RehandshakesSuppressed != 2 {
+			t.Errorf("epoch-0 garbage counted as a re-handshake request: %+v", st)
+		}
 		w.pingPong(ctx, "still up")
 
-		// 2. After the interval: one new handshake.
+		// 3. After the interval: one new handshake.
 		time.Sleep(DefaultRehandshakeInterval) // fake time
-		w.srv.close()
-		w.srv = newServer(t, w.net, true)
-		srvDone := w.serverHandshake(ctx)
-		// Forge an unauthentic epoch-1 record as if from the server.
-		forged := make([]byte, 13+8+5+8)
-		copy(forged, []byte{23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 9, 0, byte(len(forged) - 13)})
-		w.sess.Deliver(forged)
-		if err := <-srvDone; err != nil {
-			t.Fatalf("re-handshake: %v", err)
-		}
-		w.pingPong(ctx, "after re-handshake")
-		if st := w.sess.Stats(); st.Handshakes != 2 {
-			t.Errorf("Handshakes = %d, want 2", st.Handshakes)
-		}
+		rehandshake("after the interval", 3)
 
-		// 3. Again right away: suppressed.
+		// 4. Again right away: suppressed.
 		w.sess.Deliver(forged)
 		w.sess.Deliver(forged)
 		synctest.Wait()
-		if st := w.sess.Stats(); st.Handshakes != 2 || st.RehandshakesSuppressed != 3 {
+		if st := w.sess.Stats(); st.Handshakes != 3 || st.RehandshakesSuppressed != 4 {
 			t.Errorf("second trigger within the interval: %+v", st)
 		}
 		w.pingPong(ctx, "kept")
@@ -343,10 +366,15 @@ func TestServerClosesSession(t *testing.T) {
 	}
 }
 
+// helloRequest is a plaintext HelloRequest: RFC 6347 §4.1 record header +
+// §4.2.2 handshake header, type 0 hello_request, empty body (pion has no
+// HelloRequest message type).
+var helloRequest = []byte{22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 9, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+
 // TestHelloRequestStartsHandshake: a plaintext HelloRequest (the only way a
 // DTLS server can ask for a new handshake, RFC 5246 §7.4.1.1) is not passed
-// to pion; once the interval since the last handshake has passed it starts
-// one new handshake.
+// to pion; it starts one new handshake, even right after the first one, and
+// then at most one per interval.
 func TestHelloRequestStartsHandshake(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
@@ -356,31 +384,227 @@ func TestHelloRequestStartsHandshake(t *testing.T) {
 		if err := w.handshake(ctx); err != nil {
 			t.Fatal(err)
 		}
-		// RFC 6347 §4.1 record header + §4.2.2 handshake header, type 0
-		// hello_request, empty body (pion has no HelloRequest message type).
-		hr := []byte{22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 9, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
-		if recs, err := splitRecords(hr); err != nil || !recs[0].hasHandshake || recs[0].hsType != handshake.TypeHelloRequest {
+		if recs, err := splitRecords(helloRequest); err != nil || !recs[0].hasHandshake || recs[0].hsType != handshake.TypeHelloRequest {
 			t.Fatalf("HelloRequest vector: %v", err)
 		}
+		renew := func(tag string, want uint64) {
+			t.Helper()
+			w.srv.close()
+			w.srv = newServer(t, w.net, false)
+			srv := w.serverHandshake(ctx)
+			w.sess.Deliver(helloRequest)
+			if err := <-srv; err != nil {
+				t.Fatalf("%s: %v", tag, err)
+			}
+			w.pingPong(ctx, tag)
+			if st := w.sess.Stats(); st.Handshakes != want {
+				t.Errorf("%s: Handshakes = %d, want %d", tag, st.Handshakes, want)
+			}
+		}
+		time.Sleep(DefaultRehandshakeInterval) // fake time: the first handshake counts
+		renew("renewed", 2)
 		before := len(w.net.messages())
-		w.sess.Deliver(hr)
+		w.sess.Deliver(helloRequest)
 		synctest.Wait()
-		if st := w.sess.Stats(); st.Handshakes != 1 || st.RehandshakesSuppressed != 1 || len(w.net.messages()) != before {
+		if st := w.sess.Stats(); st.Handshakes != 2 || st.RehandshakesSuppressed != 1 || len(w.net.messages()) != before {
 			t.Fatalf("HelloRequest within the interval: %+v", st)
 		}
 		time.Sleep(DefaultRehandshakeInterval) // fake time
-		w.srv.close()
-		w.srv = newServer(t, w.net, false)
+		renew("renewed again", 3)
+	})
+}
+
+// TestHelloRequestWithoutSession: a client that has no session at all (none
+// stored, none opened) answers the server's HelloRequest with a handshake:
+// that is how a server reaches a device whose binding has no S (RFC 5246
+// §7.4.1.1; seed §7.2.2.1: the client opens the session at the first
+// trigger). State follows: idle, handshaking, established.
+func TestHelloRequestWithoutSession(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+		defer cancel()
+		w := newWorld(t, false, testConfig())
+		defer w.close()
+		if st := w.sess.State(); st != StateIdle {
+			t.Fatalf("new session: %v", st)
+		}
 		srv := w.serverHandshake(ctx)
-		w.sess.Deliver(hr)
+		w.sess.Deliver(helloRequest)
+		// The handshake runs in the background and the server answers at
+		// once, so it may already be over.
+		if st := w.sess.State(); st != StateHandshaking && st != StateEstablished {
+			t.Errorf("after the HelloRequest: %v", st)
+		}
 		if err := <-srv; err != nil {
 			t.Fatal(err)
 		}
-		w.pingPong(ctx, "renewed")
-		if st := w.sess.Stats(); st.Handshakes != 2 {
-			t.Errorf("Handshakes = %d, want 2", st.Handshakes)
+		w.pingPong(ctx, "opened by the server")
+		if st := w.sess.State(); st != StateEstablished {
+			t.Errorf("after the handshake: %v", st)
+		}
+		if st := w.sess.Stats(); st.Handshakes != 1 || st.RehandshakesSuppressed != 0 {
+			t.Errorf("stats %+v", st)
+		}
+		// That handshake was the server's request: another within the
+		// interval is suppressed, and nothing is sent.
+		before := len(w.net.messages())
+		w.sess.Deliver(helloRequest)
+		synctest.Wait()
+		if st := w.sess.Stats(); st.Handshakes != 1 || st.RehandshakesSuppressed != 1 || len(w.net.messages()) != before {
+			t.Errorf("second HelloRequest: %+v", st)
+		}
+		if err := w.sess.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if st := w.sess.State(); st != StateClosed {
+			t.Errorf("after Close: %v", st)
 		}
 	})
+}
+
+// TestHandshakeFailedState: a handshake nobody answers ends in StateFailed
+// after its budget, and the session can try again.
+func TestHandshakeFailedState(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+		defer cancel()
+		cfg := testConfig()
+		cfg.HandshakeTimeout = 30 * time.Second
+		w := newWorld(t, false, cfg)
+		defer w.close()
+		w.net.setLoss(1, 1) // nothing arrives
+		if err := w.sess.Open(ctx); err == nil {
+			t.Fatal("handshake without a server succeeded")
+		}
+		if st := w.sess.State(); st != StateFailed {
+			t.Errorf("after a failed handshake: %v", st)
+		}
+		w.net.setLoss(0, 1)
+		if err := w.handshake(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if st := w.sess.State(); st != StateEstablished {
+			t.Errorf("after the retry: %v", st)
+		}
+	})
+}
+
+// gatedStore is a memStore whose Load waits for gate: a slow disk.
+type gatedStore struct {
+	*memStore
+	gate chan struct{}
+}
+
+func (g gatedStore) Load(number string) ([]byte, error) {
+	<-g.gate
+	return g.memStore.Load(number)
+}
+
+// TestDeliverDuringRestore: an SMS that arrives while the stored session is
+// being restored (here Open is reading a slow store) is held and read once
+// the restore ends, not dropped.
+func TestDeliverDuringRestore(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+		defer cancel()
+		w := newWorld(t, false, testConfig())
+		defer w.close()
+		if err := w.handshake(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// The server's trigger is recorded but not delivered yet.
+		w.net.mu.Lock()
+		w.net.device = nil
+		w.net.mu.Unlock()
+		if _, err := w.srv.conn.Write([]byte("trigger during restore")); err != nil {
+			t.Fatal(err)
+		}
+		msgs := w.net.messages()
+		trigger := msgs[len(msgs)-1].ud
+
+		// A daemon restart whose store is slow.
+		_ = w.sess.Close()
+		gs := gatedStore{memStore: w.store, gate: make(chan struct{})}
+		c, err := New(deviceSender{w.net}, gs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.client = c
+		if w.sess, err = c.Session(testConfig()); err != nil {
+			t.Fatal(err)
+		}
+		w.net.mu.Lock()
+		w.net.device = w.sess.Deliver
+		w.net.mu.Unlock()
+		opened := make(chan error, 1)
+		go func() { opened <- w.sess.Open(ctx) }()
+		synctest.Wait() // Open is blocked in Load
+		if st := w.sess.State(); st != StateRestoring {
+			t.Fatalf("state while loading: %v", st)
+		}
+		w.sess.Deliver(trigger)
+		close(gs.gate)
+		if err := <-opened; err != nil {
+			t.Fatal(err)
+		}
+		b := make([]byte, MaxPlaintext)
+		rctx, rcancel := context.WithTimeout(ctx, time.Minute)
+		defer rcancel()
+		k, err := w.sess.Read(rctx, b)
+		if err != nil || string(b[:k]) != "trigger during restore" {
+			t.Fatalf("record delivered during the restore: %q, %v; stats %+v", b[:k], err, w.sess.Stats())
+		}
+		if st := w.sess.Stats(); st.Restores != 1 || st.Handshakes != 0 || st.Unauthenticated != 0 {
+			t.Errorf("stats %+v", st)
+		}
+		w.pingPong(ctx, "after restore")
+	})
+}
+
+// TestReplayedRecordCounted: an authentic record received a second time is
+// dropped before pion and counted as Replayed, not as unauthenticated.
+func TestReplayedRecordCounted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+		defer cancel()
+		w := newWorld(t, false, testConfig())
+		defer w.close()
+		if err := w.handshake(ctx); err != nil {
+			t.Fatal(err)
+		}
+		w.pingPong(ctx, "one")
+		msgs := w.net.messages()
+		pong := msgs[len(msgs)-1].ud
+		before := len(msgs)
+		w.sess.Deliver(pong)
+		w.sess.Deliver(pong)
+		synctest.Wait()
+		st := w.sess.Stats()
+		if st.Replayed != 2 || st.Unauthenticated != 0 || st.RehandshakesSuppressed != 0 || st.Handshakes != 1 {
+			t.Errorf("stats after two replays %+v", st)
+		}
+		if n := len(w.net.messages()) - before; n != 0 {
+			t.Errorf("a replay caused %d SMS", n)
+		}
+		w.pingPong(ctx, "two")
+	})
+}
+
+// TestReplayWindow: the receive window of RFC 6347 §4.1.2.6.
+func TestReplayWindow(t *testing.T) {
+	w := replayWindow{floor: 5}
+	for i, c := range []struct {
+		seq    uint64
+		replay bool
+	}{
+		{4, true}, {5, false}, {5, true}, {7, false}, {6, false}, {7, true}, {6, true},
+		{100, false}, {37, false}, {36, true}, {37, true}, {99, false}, {100, true},
+		{1000, false}, {999, false}, {936, true}, {937, false}, {937, true}, {100, true},
+	} {
+		if got := w.mark(c.seq); got != c.replay {
+			t.Errorf("step %d: mark(%d) = %v, want %v", i, c.seq, got, c.replay)
+		}
+	}
 }
 
 // TestReplayAfterRestart: a server record recorded off the air and sent
@@ -411,7 +635,7 @@ func TestReplayAfterRestart(t *testing.T) {
 		if k, err := w.sess.Read(rctx, b); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("replayed record read after restart: %q, %v", b[:k], err)
 		}
-		if st := w.sess.Stats(); st.Restores != 1 {
+		if st := w.sess.Stats(); st.Restores != 1 || st.Replayed != 1 || st.Unauthenticated != 0 {
 			t.Fatalf("stats %+v", st)
 		}
 		w.pingPong(ctx, "fresh records still pass")
@@ -474,5 +698,69 @@ func TestStoreFallbackToPreviousCopy(t *testing.T) {
 			}
 		}
 		checkUniqueSeqs(t, w.net.messages())
+	})
+}
+
+// TestAppDataDuringHandshake: application data that the server sends after
+// its Finished can reach the client before the Finished does (SMS are
+// reordered). It is held until the association is up and then goes
+// through the same checks as any record, so a later replay of it is
+// recognised.
+func TestAppDataDuringHandshake(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+		defer cancel()
+		w := newWorld(t, false, testConfig())
+		defer w.close()
+		var held [][]byte // guarded by w.net.mu: the server's flight 6
+		w.net.mu.Lock()
+		w.net.tamper = func(toServer bool, ud []byte) []byte {
+			recs, _ := splitRecords(ud)
+			for _, r := range recs {
+				if !toServer && (r.contentType == protocol.ContentTypeChangeCipherSpec || (r.epoch == 1 && r.contentType == protocol.ContentTypeHandshake)) {
+					held = append(held, ud)
+					return nil
+				}
+			}
+			return ud
+		}
+		w.net.mu.Unlock()
+		srvDone := w.serverHandshake(ctx)
+		opened := make(chan error, 1)
+		go func() { opened <- w.sess.Open(ctx) }()
+		if err := <-srvDone; err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.srv.conn.Write([]byte("early")); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if st := w.sess.State(); st != StateHandshaking {
+			t.Fatalf("state with flight 6 held back: %v", st)
+		}
+		msgs := w.net.messages()
+		early := msgs[len(msgs)-1].ud
+		w.net.mu.Lock()
+		w.net.tamper = nil
+		flight6 := held
+		w.net.mu.Unlock()
+		for _, ud := range flight6 {
+			w.sess.Deliver(ud)
+		}
+		if err := <-opened; err != nil {
+			t.Fatal(err)
+		}
+		b := make([]byte, MaxPlaintext)
+		rctx, rcancel := context.WithTimeout(ctx, time.Minute)
+		defer rcancel()
+		if k, err := w.sess.Read(rctx, b); err != nil || string(b[:k]) != "early" {
+			t.Fatalf("early record: %q, %v", b[:k], err)
+		}
+		w.sess.Deliver(early)
+		synctest.Wait()
+		if st := w.sess.Stats(); st.Replayed != 1 || st.Unauthenticated != 0 {
+			t.Errorf("replay of the early record: %+v", st)
+		}
+		w.pingPong(ctx, "after")
 	})
 }

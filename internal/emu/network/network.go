@@ -42,7 +42,9 @@ type Faults struct {
 	// Delay is added to every delivery.
 	Delay Duration `json:"delay"`
 	// Jitter adds a uniform random extra delay in [0, Jitter): SMS sent
-	// closer together than Jitter may arrive reordered.
+	// closer together than Jitter may arrive reordered. Without jitter
+	// the network keeps the order in which SMS to one number were sent
+	// (first delivery attempts; a retry after a refusal may overtake).
 	Jitter Duration `json:"jitter"`
 }
 
@@ -96,11 +98,12 @@ type Network struct {
 	wg     sync.WaitGroup // delivery and bridge goroutines
 
 	mu        sync.Mutex
-	endpoints map[string]Endpoint // guarded by mu: by number
-	bridges   map[string]*bridge  // guarded by mu: by number
-	faults    Faults              // guarded by mu
-	sent      []Sent              // guarded by mu
-	rnd       *rand.Rand          // guarded by mu
+	endpoints map[string]Endpoint      // guarded by mu: by number
+	bridges   map[string]*bridge       // guarded by mu: by number
+	faults    Faults                   // guarded by mu
+	sent      []Sent                   // guarded by mu
+	order     map[string]chan struct{} // guarded by mu: by number, closed when the last SMS queued to it had its first delivery attempt
+	rnd       *rand.Rand               // guarded by mu
 }
 
 // New returns a running network; Close stops it.
@@ -127,6 +130,7 @@ func New(cfg Config) *Network {
 		ctx: ctx, cancel: cancel,
 		endpoints: map[string]Endpoint{},
 		bridges:   map[string]*bridge{},
+		order:     map[string]chan struct{}{},
 		rnd:       rand.New(rand.NewPCG(seed, seed^0x9E3779B97F4A7C15)),
 	}
 }
@@ -171,18 +175,20 @@ func (n *Network) Sent() []Sent {
 	return append([]Sent(nil), n.sent...)
 }
 
-// lookup finds the endpoint or bridge of a number, comparing as MSISDNs.
+// lookup finds the endpoint or bridge of a number, comparing as MSISDNs. A
+// bridge wins over an endpoint of the same number: bridging a number is an
+// explicit override (a test replaces an emulated server by a real one).
 func (n *Network) lookup(number string) (Endpoint, *bridge) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	for k, ep := range n.endpoints {
-		if atpdu.SameMSISDN(k, number, "") {
-			return ep, nil
-		}
-	}
 	for k, b := range n.bridges {
 		if atpdu.SameMSISDN(k, number, "") {
 			return nil, b
+		}
+	}
+	for k, ep := range n.endpoints {
+		if atpdu.SameMSISDN(k, number, "") {
+			return ep, nil
 		}
 	}
 	return nil, nil
@@ -215,10 +221,7 @@ func (n *Network) Submit(ctx context.Context, from string, tpdu []byte) error {
 		return nil
 	}
 	if br != nil {
-		br.send(s.UD, s.UDH)
-		if s.SRR {
-			n.report(from, s.MR, s.DA, now, byte(atpdu.StatusDelivered))
-		}
+		n.toBridge(br, from, s, now)
 		return nil
 	}
 	oa, err := atpdu.ParseAddress(from)
@@ -268,6 +271,7 @@ func (n *Network) deliver(to string, ep Endpoint, d atpdu.Deliver, onDone func(o
 		return fmt.Errorf("emulated network: build SMS-DELIVER: %w", err)
 	}
 	n.mu.Lock()
+	defer n.mu.Unlock()
 	f := n.faults
 	lost := n.rnd.Float64() < f.Loss
 	copies := 1
@@ -281,7 +285,6 @@ func (n *Network) deliver(to string, ep Endpoint, d atpdu.Deliver, onDone func(o
 			delays[i] += time.Duration(n.rnd.Int64N(int64(f.Jitter)))
 		}
 	}
-	n.mu.Unlock()
 	if lost {
 		n.log.Info("SMS lost (fault)", "to", to)
 		return nil
@@ -292,19 +295,44 @@ func (n *Network) deliver(to string, ep Endpoint, d atpdu.Deliver, onDone func(o
 		if i > 0 {
 			done = nil // one report per submitted SMS
 		}
-		go n.run(to, ep, tpdu, delays[i], done)
+		var prev chan struct{}
+		attempted := make(chan struct{})
+		if f.Jitter == 0 {
+			prev = n.order[to]
+			n.order[to] = attempted
+		}
+		go n.run(to, ep, tpdu, delays[i], prev, attempted, done)
 	}
 	return nil
 }
 
-// run is one delivery goroutine: wait, deliver, retry, report.
-func (n *Network) run(to string, ep Endpoint, tpdu []byte, delay time.Duration, onDone func(bool)) {
+// run is one delivery goroutine: wait, deliver, retry, report. Its first
+// attempt waits until prev (nil: none) is closed, and closes attempted once
+// made (or abandoned), so that SMS to one number keep their order.
+func (n *Network) run(to string, ep Endpoint, tpdu []byte, delay time.Duration, prev, attempted chan struct{}, onDone func(bool)) {
 	defer n.wg.Done()
+	first := true
+	defer func() {
+		if first {
+			close(attempted)
+		}
+	}()
 	if !n.wait(delay) {
 		return
 	}
+	if prev != nil {
+		select {
+		case <-prev:
+		case <-n.ctx.Done():
+			return
+		}
+	}
 	for attempt := 1; attempt <= n.cfg.MaxAttempts; attempt++ {
 		err := ep.Deliver(n.ctx, tpdu)
+		if first {
+			first = false
+			close(attempted)
+		}
 		if err == nil {
 			if onDone != nil {
 				onDone(true)
@@ -367,20 +395,113 @@ func (n *Network) report(to string, mr byte, ra atpdu.Address, submitted time.Ti
 	}()
 }
 
+// BridgeStats counts what one UDP bridge carried. Every SMS maps to exactly
+// one datagram and every datagram to exactly one SMS: no concatenation, no
+// splitting.
+type BridgeStats struct {
+	ToPeer         int `json:"to_peer"`          // SMS sent on as datagrams
+	FromPeer       int `json:"from_peer"`        // datagrams delivered as SMS
+	OctetsToPeer   int `json:"octets_to_peer"`   // user data octets of ToPeer
+	OctetsFromPeer int `json:"octets_from_peer"` // user data octets of FromPeer
+	LargestToPeer  int `json:"largest_to_peer"`  // octets of the largest SMS sent on
+	// LargestFromPeer is the largest datagram that arrived from the peer,
+	// including those dropped as oversize.
+	LargestFromPeer int `json:"largest_from_peer"`
+	// DroppedOversize: datagrams over 140 octets (TS 23.040 §9.2.3.24) not
+	// delivered; DroppedIncompatible: SMS whose user data is no datagram
+	// (not 8-bit, compressed, or with a header) not sent on.
+	DroppedOversize     int `json:"dropped_oversize"`
+	DroppedIncompatible int `json:"dropped_incompatible"`
+	DroppedLoss         int `json:"dropped_loss"` // SMS to the peer lost to the Loss fault
+	SendErrors          int `json:"send_errors"`  // datagrams the socket refused
+}
+
 // bridge carries SMS to and from one number over UDP.
 type bridge struct {
 	number string
 	conn   *net.UDPConn // connected to the peer
 	log    *slog.Logger
+
+	mu    sync.Mutex
+	stats BridgeStats // guarded by mu
 }
 
-func (b *bridge) send(ud []byte, udh atpdu.UDH) {
-	if len(udh) > 0 {
-		b.log.Info("UDH dropped on the UDP bridge", "to", b.number)
+func (b *bridge) count(f func(*BridgeStats)) {
+	b.mu.Lock()
+	f(&b.stats)
+	b.mu.Unlock()
+}
+
+// toBridge sends the user data of an SMS-SUBMIT as one datagram to the
+// bridge's peer, with the faults' loss (delay and jitter apply to the way
+// back, through deliver). Only an SMS whose user data is a datagram goes:
+// 8-bit data (TS 23.038 §4), uncompressed, without a user data header (a
+// concatenated SMS would have to be reassembled, which LwM2M-TS 1.0
+// §7.2.2.1.2 forbids anyway). The originator's status report says what
+// happened (TS 23.040 §9.2.3.15).
+func (n *Network) toBridge(b *bridge, from string, s atpdu.Submit, submitted time.Time) {
+	status := atpdu.StatusDelivered
+	switch {
+	case s.DCS.Coding() != atpdu.Coding8Bit || s.DCS.Compressed() || s.UDHI || len(s.UDH) > 0:
+		b.count(func(st *BridgeStats) { st.DroppedIncompatible++ })
+		b.log.Info("SMS not carried over the UDP bridge: not 8-bit data without header",
+			"to", b.number, "dcs", byte(s.DCS), "udh", len(s.UDH) > 0)
+		status = atpdu.StatusIncompatibleDest
+	default:
+		n.mu.Lock()
+		lost := n.rnd.Float64() < n.faults.Loss
+		n.mu.Unlock()
+		if lost {
+			// The network accepted it; a lost SMS gets no report, like
+			// one lost between the SMSC and the handset.
+			b.count(func(st *BridgeStats) { st.DroppedLoss++ })
+			b.log.Info("SMS lost (fault)", "to", b.number)
+			return
+		}
+		if _, err := b.conn.Write(s.UD); err != nil {
+			b.count(func(st *BridgeStats) { st.SendErrors++ })
+			b.log.Warn("UDP bridge send", "to", b.number, "err", err)
+			status = atpdu.StatusNotObtainable
+			break
+		}
+		b.count(func(st *BridgeStats) {
+			st.ToPeer++
+			st.OctetsToPeer += len(s.UD)
+			st.LargestToPeer = max(st.LargestToPeer, len(s.UD))
+		})
 	}
-	if _, err := b.conn.Write(ud); err != nil {
-		b.log.Warn("UDP bridge send", "to", b.number, "err", err)
+	if s.SRR {
+		n.report(from, s.MR, s.DA, submitted, byte(status))
 	}
+}
+
+// AllBridgeStats returns the counters of every bridge by its number.
+func (n *Network) AllBridgeStats() map[string]BridgeStats {
+	n.mu.Lock()
+	bs := make(map[string]*bridge, len(n.bridges))
+	for k, b := range n.bridges {
+		bs[k] = b
+	}
+	n.mu.Unlock()
+	out := make(map[string]BridgeStats, len(bs))
+	for k, b := range bs {
+		b.mu.Lock()
+		out[k] = b.stats
+		b.mu.Unlock()
+	}
+	return out
+}
+
+// BridgeStats returns the counters of the bridge of number; false if there
+// is none.
+func (n *Network) BridgeStats(number string) (BridgeStats, bool) {
+	_, b := n.lookup(number)
+	if b == nil {
+		return BridgeStats{}, false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.stats, true
 }
 
 // Bridge makes number a UDP peer: SMS sent to number leave as datagrams
@@ -412,14 +533,20 @@ func (n *Network) Bridge(number string, peer *net.UDPAddr, to string) (*net.UDPA
 				}
 				return
 			}
+			b.count(func(st *BridgeStats) { st.LargestFromPeer = max(st.LargestFromPeer, k) })
 			if k > atpdu.MaxUDOctets {
+				b.count(func(st *BridgeStats) { st.DroppedOversize++ })
 				n.log.Warn("datagram larger than one SMS dropped", "number", number, "size", k)
 				continue
 			}
+			// One datagram, one 8-bit SMS without class (DCS 0x04) and PID
+			// 0x00: what a server sends in SMS security modes 1 and 3.
 			d := atpdu.Deliver{DCS: 0x04, UD: append([]byte(nil), buf[:k]...), MMS: true}
 			if err := n.SendFrom(number, to, d); err != nil {
 				n.log.Warn("UDP bridge deliver", "number", number, "err", err)
+				continue
 			}
+			b.count(func(st *BridgeStats) { st.FromPeer++; st.OctetsFromPeer += k })
 		}
 	}()
 	return conn.LocalAddr().(*net.UDPAddr), nil
