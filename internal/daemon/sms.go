@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"strings"
@@ -136,6 +137,13 @@ func registersOverSMS(binding string) bool {
 // start-up have one: for them no ServeConn reads the Conn, so the lease is
 // its only reader.
 func (d *Daemon) dialSMS(ctx context.Context, acc lwm2m.Account) (net.Conn, lwm2m.Transport, error) {
+	if p := d.ports[acc.ShortID]; p != nil && fallsBackToSMS(acc.Binding) {
+		c := p.c
+		tr := d.smsRegTransport(c.Mode())
+		l := newSMSLease(c, tr.RequestTimeout)
+		p.acquire(l) // ServeConn lets go of the Conn until the lease closes
+		return l, tr, nil
+	}
 	if !d.smsRegistered[acc.ShortID] {
 		return nil, lwm2m.Transport{}, fmt.Errorf("server %d has no SMS connection for registration (binding %s at start-up; a changed binding takes effect after a restart)", acc.ShortID, acc.Binding)
 	}
@@ -154,6 +162,80 @@ func (d *Daemon) dialSMS(ctx context.Context, acc lwm2m.Account) (net.Conn, lwm2
 	return l, tr, nil
 }
 
+// fallsBackToSMS reports whether a binding registers over UDP but falls
+// back to SMS when UDP keeps failing (the engine decides the same way): US.
+func fallsBackToSMS(binding string) bool { return binding == "US" }
+
+// smsPort shares the smsbind.Conn of a server with binding US between
+// ServeConn, which answers the server's SMS requests while the registration
+// is on UDP, and the registration when it falls back to SMS: exactly one of
+// them reads the Conn at a time.
+type smsPort struct {
+	c *smsbind.Conn
+
+	mu      sync.Mutex
+	held    *smsLease     // guarded by mu: the registration's lease, nil when ServeConn may read
+	serving *smsLease     // guarded by mu: ServeConn's lease
+	changed chan struct{} // guarded by mu: closed and replaced when held changes
+}
+
+// acquire gives the Conn to the registration's lease l until it closes.
+func (p *smsPort) acquire(l *smsLease) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.held = l
+	if p.serving != nil {
+		_ = p.serving.Close()
+	}
+	l.onClose = func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.held == l {
+			p.held = nil
+			close(p.changed)
+			p.changed = make(chan struct{})
+		}
+	}
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+// serve runs ServeConn on the Conn whenever the registration does not hold
+// it, until ctx ends.
+func (p *smsPort) serve(ctx context.Context, eng *lwm2m.Engine, ssid uint16, log *slog.Logger) {
+	for ctx.Err() == nil {
+		p.mu.Lock()
+		held, ch := p.held != nil, p.changed
+		var l *smsLease
+		if !held {
+			l = newSMSLease(p.c, SMSAckTimeout)
+			p.serving = l
+		}
+		p.mu.Unlock()
+		if held {
+			select {
+			case <-ch:
+			case <-ctx.Done():
+			}
+			continue
+		}
+		start := time.Now()
+		if err := eng.ServeConn(ctx, ssid, l, smsTransport); err != nil {
+			log.Error("SMS connection not served", "server_id", ssid, "err", err)
+			return
+		}
+		_ = l.Close()
+		if ctx.Err() == nil && time.Since(start) < time.Second {
+			// The Conn failed at once (it closes only at shutdown):
+			// do not spin.
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}
+}
+
 // smsLease is one registration connection's hold on an smsbind.Conn: reads
 // and writes go through with the lease's context, Close ends the lease only.
 // A message the Conn hands over at the very moment the lease closes is lost
@@ -165,6 +247,9 @@ type smsLease struct {
 	// writeTimeout bounds one Write (go-coap passes no deadline down): a
 	// modem that does not come back cannot hold the connection forever.
 	writeTimeout time.Duration
+	// onClose, set before the lease is handed out, runs once on Close.
+	onClose   func()
+	closeOnce sync.Once
 }
 
 var _ net.Conn = (*smsLease)(nil)
@@ -208,7 +293,15 @@ func (l *smsLease) Write(b []byte) (int, error) {
 }
 
 // Close ends the lease (idempotent); the Conn stays.
-func (l *smsLease) Close() error { l.cancel(); return nil }
+func (l *smsLease) Close() error {
+	l.closeOnce.Do(func() {
+		l.cancel()
+		if l.onClose != nil {
+			l.onClose()
+		}
+	})
+	return nil
+}
 
 func (l *smsLease) LocalAddr() net.Addr  { return l.c.LocalAddr() }
 func (l *smsLease) RemoteAddr() net.Addr { return l.c.RemoteAddr() }
@@ -329,6 +422,11 @@ func (d *Daemon) newSMS() error {
 			if registersOverSMS(a.Binding) {
 				d.smsRegistered[a.ShortServerID] = true
 				d.log.Info("server registers over SMS", "server_id", a.ShortServerID, "binding", a.Binding)
+			}
+			if fallsBackToSMS(a.Binding) {
+				if c, err := d.bind.Conn(int(a.ShortServerID)); err == nil {
+					d.ports[a.ShortServerID] = &smsPort{c: c, changed: make(chan struct{})}
+				}
 			}
 		}
 	}
@@ -463,6 +561,10 @@ func (d *Daemon) runWithModem(ctx context.Context, ready func()) error {
 			ssid := uint16(c.ServerID())
 			if d.smsRegistered[ssid] {
 				continue // the registration's own connection reads this Conn
+			}
+			if p := d.ports[ssid]; p != nil { // US: shared with a fallback registration
+				wg.Go(func() { p.serve(svcCtx, eng, ssid, d.log) })
+				continue
 			}
 			wg.Go(func() {
 				if err := eng.ServeConn(svcCtx, ssid, c, smsTransport); err != nil {

@@ -27,6 +27,7 @@ import (
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/network"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/server"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/sim"
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/lwm2m"
 	mdm "github.com/lwm2m-clientd/lwm2m-clientd/internal/modem"
 	sp "github.com/lwm2m-clientd/lwm2m-clientd/internal/securedpacket"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/smsbind"
@@ -544,4 +545,56 @@ func TestSMSOnlyDTLSConfigThroughBridge(t *testing.T) {
 	out, in, largest := bs.ToPeer, bs.FromPeer, max(bs.LargestToPeer, bs.LargestFromPeer)
 	t.Logf("binding S over DTLS through the bridge: handshake, Register, Read /3/0 (%d octets), De-register: %d SMS from the device, %d to it, largest %d octets",
 		len(r.Payload), out, in, largest)
+}
+
+// TestSMSFallbackUS: binding US with the UDP server unreachable. After
+// lwm2m.SMSFallbackAfter failed attempts over UDP the client registers over
+// SMS (DTLS), is read over SMS on that registration's connection, and
+// de-registers over SMS; before that, the SMS connection was ServeConn's.
+func TestSMSFallbackUS(t *testing.T) {
+	w := newRegWorld(t)
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "coap://" + pc.LocalAddr().String() // nothing answers there
+	defer pc.Close()
+	cfg, err := config.Load("../../configs/sms-dtls.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Servers[0].Binding = "US"
+	cfg.Servers[0].URI = dead
+	d, err := daemon.New(cfg, daemon.Options{
+		StateDir: w.dir, ModemPort: w.link, Logger: testLog(), SMSInitialRTO: 2 * time.Second,
+		Engine:       lwm2m.Config{RequestTimeout: 300 * time.Millisecond, RetryInitial: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond},
+		ModemOptions: []mdm.Option{mdm.WithReconnectBackoff(10*time.Millisecond, 200*time.Millisecond)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(w.ctx)
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	reg := w.next(server.Registered)
+	if reg.Query["b"] != "US" || reg.Query["sms"] != strings.TrimPrefix(deviceNumber, "+") {
+		t.Errorf("register %v", reg.Query)
+	}
+	if st := d.Engine().State(); st[0].URI != dead {
+		t.Errorf("state %+v", st)
+	}
+	r, err := w.srv.Client(reg.Endpoint).Read(w.ctx, "/3/0/0", -1)
+	if err != nil || r.Code != codes.Content {
+		t.Fatalf("read over the SMS fallback: %v %v", r, err)
+	}
+	cancel()
+	w.next(server.Deregistered)
+	st := w.sms.Stats()[server.SMSDTLS]
+	t.Logf("US fallback over DTLS: %d SMS in, %d out (handshake %d/%d), largest %d", st.In, st.Out, st.HandshakeIn, st.HandshakeOut, st.Largest)
 }

@@ -256,8 +256,14 @@ func (r *registration) connecting(ctx context.Context) regState {
 	}
 	r.closeConn()
 	r.refreshAccount()
+	prevSMS := r.sms
 	if r.e.cfg.DialSMS != nil && registersOverSMS(r.acc.Binding) {
-		return r.connectSMS(ctx)
+		return r.connectSMS(ctx, prevSMS)
+	}
+	if r.e.cfg.DialSMS != nil && fallsBackToSMS(r.acc.Binding) && r.failures >= SMSFallbackAfter {
+		r.e.log.Warn("registration over UDP keeps failing: registering over SMS", "server_id", r.acc.ShortID,
+			"binding", r.acc.Binding, "failures", r.failures)
+		return r.connectSMS(ctx, prevSMS)
 	}
 	r.sms, r.tcfg = false, r.e.cfg
 	r.obs.setTransport(r.tcfg.RequestTimeout, false)
@@ -280,7 +286,7 @@ func (r *registration) connecting(ctx context.Context) regState {
 	}
 	r.touched()
 	_, secure, _ := splitURI(r.acc.URI)
-	if r.wake && !secure && r.location != "" {
+	if r.wake && !secure && r.location != "" && !prevSMS {
 		// Same socket address, no security session: an Update is enough.
 		r.wake = false
 		r.obs.setOnline(cc, r.acc)
@@ -292,13 +298,13 @@ func (r *registration) connecting(ctx context.Context) regState {
 	return stateRegistering
 }
 
-// connectSMS opens the account's SMS connection (bindings S and SQ). The
-// client's address (its MSISDN) and a DTLS-over-SMS session outlive the
+// connectSMS opens the account's SMS connection (bindings S and SQ, and US
+// after SMSFallbackAfter failures over UDP). The client's address (its MSISDN) and a DTLS-over-SMS session outlive the
 // connection, so with a registration in place (a queue-mode wake-up, a
 // connection go-coap closed after a failed write) an Update is enough; the
 // server answers 4.04 if it lost the registration, and the client
 // registers again.
-func (r *registration) connectSMS(ctx context.Context) regState {
+func (r *registration) connectSMS(ctx context.Context, prevSMS bool) regState {
 	conn, tr, err := r.e.cfg.DialSMS(ctx, r.acc)
 	if err != nil {
 		return r.fail(stateConnecting, "open the SMS connection for server %d: %w", r.acc.ShortID, err)
@@ -315,10 +321,12 @@ func (r *registration) connectSMS(ctx context.Context) regState {
 	r.conn, r.connDone = cc, cc.Done()
 	r.touched()
 	r.wake = false
-	if r.location != "" {
+	if r.location != "" && prevSMS {
 		r.obs.setOnline(cc, r.acc)
 		return stateUpdating
 	}
+	// First SMS connection, or a fallback from UDP: a fresh Register on
+	// the new transport.
 	return stateRegistering
 }
 
@@ -494,6 +502,13 @@ func (r *registration) registered(ctx context.Context) regState {
 	case <-ctx.Done():
 		return stateDeregistering
 	case <-upd.C():
+		if r.sms && !registersOverSMS(r.acc.Binding) {
+			// Registered over SMS as a fallback (US): try UDP again
+			// rather than Update; the SMS registration stays valid at
+			// the server while UDP is tried.
+			r.e.log.Info("registered over SMS as a fallback: trying UDP again", "server_id", r.acc.ShortID)
+			return stateConnecting
+		}
 		return stateUpdating
 	case <-r.trigger:
 		r.e.log.Info("registration update triggered", "server_id", r.acc.ShortID)
