@@ -460,6 +460,12 @@ func TestE2EDTLS(t *testing.T) {
 	w := newWorld(t, false)
 	srv := newDTLSServer(w)
 	c, _ := w.b.Conn(2)
+	if st, ok := w.b.DTLSState(2); !ok || st != smsdtls.StateIdle {
+		t.Errorf("DTLS state before Open: %v %v", st, ok)
+	}
+	if _, ok := w.b.DTLSState(1); ok {
+		t.Error("a NoSec server has a DTLS state")
+	}
 	hsDone := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(w.ctx, 60*time.Second)
@@ -471,6 +477,9 @@ func TestE2EDTLS(t *testing.T) {
 	}
 	if err := <-hsDone; err != nil {
 		t.Fatalf("server handshake: %v", err)
+	}
+	if st, _ := w.b.DTLSState(2); st != smsdtls.StateEstablished {
+		t.Errorf("DTLS state after Open: %v", st)
 	}
 	// Issue 8: a full handshake with HelloVerifyRequest costs at most 6 SMS.
 	devHS, srvHS := len(w.deviceSent()), srv.sent()
