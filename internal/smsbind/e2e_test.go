@@ -135,6 +135,8 @@ type worldOpts struct {
 	// interval and attempts (zero: the network's defaults).
 	netRetry    time.Duration
 	netAttempts int
+	// seed of the network's faults (zero: 1).
+	seed uint64
 }
 
 func newWorldWith(t *testing.T, o worldOpts) *world {
@@ -143,7 +145,10 @@ func newWorldWith(t *testing.T, o worldOpts) *world {
 	checkLeaks(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	w := &world{t: t, ctx: ctx, clk: newFakeClock(), handled: make(chan struct{}, 1000), dl: make(chan bool, 100), boxes: map[string]*inbox{}}
-	w.net = network.New(network.Config{Log: testLog(t).With("side", "net"), Seed: 1, RetryInterval: o.netRetry, MaxAttempts: o.netAttempts})
+	if o.seed == 0 {
+		o.seed = 1
+	}
+	w.net = network.New(network.Config{Log: testLog(t).With("side", "net"), Seed: o.seed, RetryInterval: o.netRetry, MaxAttempts: o.netAttempts})
 	prof, err := sim.LoadProfile("../../configs/emulator-sim.yaml")
 	if err != nil {
 		t.Fatal(err)
