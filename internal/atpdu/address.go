@@ -253,3 +253,24 @@ func appendAddress(dst []byte, a Address) ([]byte, error) {
 	}
 	return appendBCD(append(dst, byte(len(a.Number)), toa), a.Number)
 }
+
+// AppendAddress appends a as a bare TS 23.040 §9.1.2.5 address field
+// (Address-Length, Type-of-Address, BCD or packed-GSM 7-bit digits), as it
+// appears inside a TPDU and in the UICC's data_rcv records.
+func AppendAddress(dst []byte, a Address) ([]byte, error) {
+	return appendAddress(dst, a)
+}
+
+// DecodeAddress decodes b, which must hold exactly one TS 23.040 §9.1.2.5
+// address field. The result does not alias b.
+func DecodeAddress(b []byte) (Address, error) {
+	r := &reader{b: b}
+	a, err := decodeAddress(r, "address")
+	if err != nil {
+		return Address{}, err
+	}
+	if r.off != len(b) {
+		return Address{}, r.fail("address", r.off, fmt.Errorf("%w: %d", ErrTrailingBytes, len(b)-r.off))
+	}
+	return a, nil
+}

@@ -58,6 +58,23 @@ func TestAddressVectors(t *testing.T) {
 			if err != nil || !bytes.Equal(out, tpdu) {
 				t.Errorf("re-encoded %X, %v; want %X", out, err, tpdu)
 			}
+			// The bare field codec agrees with the one inside the TPDU.
+			field := unhex(t, tc.field)
+			a, err := atpdu.DecodeAddress(field)
+			if err != nil || a != tc.want {
+				t.Errorf("DecodeAddress = %#v, %v; want %#v", a, err, tc.want)
+			}
+			if enc, err := atpdu.AppendAddress([]byte{0xAA}, a); err != nil || !bytes.Equal(enc, append([]byte{0xAA}, field...)) {
+				t.Errorf("AppendAddress = %X, %v; want AA%X", enc, err, field)
+			}
+			for n := range len(field) {
+				if _, err := atpdu.DecodeAddress(field[:n]); !errors.Is(err, atpdu.ErrTruncated) {
+					t.Errorf("DecodeAddress(prefix %d) err = %v, want ErrTruncated", n, err)
+				}
+			}
+			if _, err := atpdu.DecodeAddress(append(field, 0)); !errors.Is(err, atpdu.ErrTrailingBytes) {
+				t.Errorf("DecodeAddress(field+00) err = %v, want ErrTrailingBytes", err)
+			}
 		})
 	}
 }

@@ -114,3 +114,14 @@ func FuzzGSM7(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeAddress: the bare address field (the UICC's data_rcv address)
+// decodes stably and never panics.
+func FuzzDecodeAddress(f *testing.F) {
+	for _, s := range []string{"0B91947112325 4F6", "0881214365 87", "0DD0E474D81C0EBB01", "0581BADCFE", "0081"} {
+		f.Add(unhex(f, s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		checkStable(t, in, atpdu.DecodeAddress, func(a atpdu.Address) ([]byte, error) { return atpdu.AppendAddress(nil, a) })
+	})
+}

@@ -46,6 +46,10 @@ type Options struct {
 	// SMSInitialRTO is the first DTLS-over-SMS retransmission timeout
 	// (zero: the smsdtls default, 10 s); tests shorten it.
 	SMSInitialRTO time.Duration
+	// SMSAckTimeout and SMSQueueAwake override the CoAP ACK timeout and
+	// the queue-mode awake time of registrations over SMS (zero: 60 s and
+	// 90 s); tests shorten them.
+	SMSAckTimeout, SMSQueueAwake time.Duration
 }
 
 // Daemon is one configured daemon.
@@ -69,6 +73,11 @@ type Daemon struct {
 	// openAtStart lists the Short Server IDs whose binding contains S: their
 	// SMS connection (the DTLS session in mode 1) opens at start-up.
 	openAtStart []uint16
+	// smsRegistered holds the Short Server IDs that register over SMS
+	// (binding S or SQ at start-up); written by New only.
+	smsRegistered map[uint16]bool
+	leaseMu       sync.Mutex           // guards leases
+	leases        map[uint16]*smsLease // the registration's current lease per server
 }
 
 // New opens the state directory, builds the object tree (factory bootstrap
@@ -89,7 +98,7 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("daemon: open state directory %s: %w", dir, err)
 	}
-	d := &Daemon{cfg: cfg, opts: opts, log: log, st: st}
+	d := &Daemon{cfg: cfg, opts: opts, log: log, st: st, smsRegistered: map[uint16]bool{}, leases: map[uint16]*smsLease{}}
 	d.ops.notify = sdnotify.New(sdnotify.WithLogger(opts.Logger))
 	factory, err := Factory(cfg)
 	if err != nil {
@@ -140,6 +149,9 @@ func (d *Daemon) newEngine(endpoint, msisdn string) (*lwm2m.Engine, error) {
 	ecfg := d.opts.Engine
 	ecfg.Endpoint = endpoint
 	ecfg.MSISDN = msisdn
+	if d.bind != nil && len(d.smsRegistered) > 0 {
+		ecfg.DialSMS = d.dialSMS
+	}
 	eng, err := lwm2m.New(ecfg, lwm2m.TreeObjects(d.tree), d.opts.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)

@@ -2,7 +2,10 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -26,8 +29,16 @@ const (
 	SMSAckTimeout = 60 * time.Second
 	// SMSBlockSize is the block-wise size on an SMS connection: the largest
 	// power of two whose block, with the CoAP header and options and the
-	// DTLS record overhead (29 octets with CCM_8), fits 140 octets.
+	// DTLS record overhead (29 octets with CCM_8), fits 140 octets. A
+	// Register's many Uri-Query options leave less room: the engine picks
+	// its Block1 size from SMSMaxCoAP instead (lwm2m.Transport.MaxDatagram).
 	SMSBlockSize = 64
+	// SMSTokenLength is the length of the client's tokens over SMS (the
+	// issue's "short client tokens"; RFC 7252 §5.3.1 allows 0–8).
+	SMSTokenLength = 2
+	// smsAckRandomFactor is RFC 7252 §4.8's ACK_RANDOM_FACTOR, used for
+	// the queue-mode awake time over SMS.
+	smsAckRandomFactor = 1.5
 	// identityRetry is how long the daemon waits before asking the modem
 	// again for the IMEI/ICCID the endpoint name needs.
 	identityRetry = 5 * time.Second
@@ -45,6 +56,153 @@ var smsTransport = func() lwm2m.Transport {
 	zero := uint32(0)
 	return lwm2m.Transport{AckTimeout: SMSAckTimeout, MaxRetransmit: &zero, BlockSize: SMSBlockSize}
 }()
+
+// SMSMaxCoAP is the largest CoAP message one SMS carries in mode m:
+//   - NoSec: the 140 octets of 8-bit user data (TS 23.040 §9.2.3.24).
+//   - DTLS: 140 minus the CCM_8 record overhead of 29 octets = 111
+//     (smsdtls.MaxPlaintext; RFC 6347 §4.1, RFC 6655 §3).
+//   - Secure packet: the command packet the SIM sends (TS 102 225 §5.1,
+//     TS 31.115 §4) is UDH 3 (CPI) + CPL 2 + CHL 1 + SPI 2 + KIc 1 +
+//     KID 1 + TAR 3 in clear, then CNTR 5 + PCNTR 1 + CC 8 (AES CMAC) +
+//     the secured data (CoAP tag 0x05 and a one-octet length, then the
+//     message) padded to the 16-octet AES block: 13 + 112 ≤ 140 gives 112
+//     ciphered octets, 112 − 14 − 2 = 96. TestSecurePacketBudget checks it
+//     against internal/securedpacket. The SIM concatenates a longer packet
+//     (TS 31.115 §4; every SMS still ≤ 140), which costs 6–8 octets per
+//     extra SMS where a Block1 block repeats the whole request header and
+//     costs an answer SMS: registrations in this mode send their Register
+//     whole (see smsRegTransport).
+func SMSMaxCoAP(m smsbind.Mode) int {
+	switch m {
+	case smsbind.ModeDTLS:
+		return smsdtls.MaxPlaintext
+	case smsbind.ModeSecurePacket:
+		return securePacketMaxCoAP
+	}
+	return atpdu.MaxUDOctets
+}
+
+// securePacketMaxCoAP: see SMSMaxCoAP.
+const securePacketMaxCoAP = 96
+
+// smsRegTransport is the transmission of a registration over SMS (bindings
+// S and SQ) in mode m: smsTransport, 2-byte tokens, Register blocks sized to
+// one SMS in modes 1 and 3, and a request bound that fits a DTLS handshake (the first message
+// may need one, bounded by sms.dtls.handshake_timeout) plus two SMS round
+// trips at the SMS ACK timeout, since nothing is retransmitted. The queue-mode
+// awake time is MAX_TRANSMIT_WAIT of these parameters (LwM2M-TS 1.0 §8.3;
+// 90 s with a 60 s ACK timeout and no retransmission).
+func (d *Daemon) smsRegTransport(m smsbind.Mode) lwm2m.Transport {
+	tr := smsTransport
+	tr.TokenLength = SMSTokenLength
+	if m != smsbind.ModeSecurePacket {
+		// One record (DTLS) or one SMS (NoSec) per message: no
+		// concatenation in these modes (LwM2M-TS 1.0 §7.2.2.1.2), so a
+		// larger Register goes Block1. In mode 2 the SIM concatenates.
+		tr.MaxDatagram = SMSMaxCoAP(m)
+	}
+	hs := d.cfg.SMS.DTLS.HandshakeTimeout.D()
+	if hs <= 0 {
+		hs = smsdtls.DefaultHandshakeTimeout
+	}
+	ack := tr.AckTimeout
+	if d.opts.SMSAckTimeout > 0 {
+		ack = d.opts.SMSAckTimeout
+		tr.AckTimeout = ack
+	}
+	tr.RequestTimeout = hs + 2*ack
+	tr.QueueAwake = lwm2m.MaxTransmitWait(ack, smsAckRandomFactor, 0)
+	if d.opts.SMSQueueAwake > 0 {
+		tr.QueueAwake = d.opts.SMSQueueAwake
+	}
+	return tr
+}
+
+// registersOverSMS reports whether a binding registers over SMS (S, SQ);
+// the engine decides the same way (US and UQS register over UDP).
+func registersOverSMS(binding string) bool {
+	return strings.Contains(binding, "S") && !strings.Contains(binding, "U")
+}
+
+// dialSMS is the engine's SMSDialer: the account's smsbind.Conn, leased to
+// the registration (closing the lease leaves the Conn and its DTLS session
+// to the next one). Only accounts whose binding registered over SMS at
+// start-up have one: for them no ServeConn reads the Conn, so the lease is
+// its only reader.
+func (d *Daemon) dialSMS(ctx context.Context, acc lwm2m.Account) (net.Conn, lwm2m.Transport, error) {
+	if !d.smsRegistered[acc.ShortID] {
+		return nil, lwm2m.Transport{}, fmt.Errorf("server %d has no SMS connection for registration (binding %s at start-up; a changed binding takes effect after a restart)", acc.ShortID, acc.Binding)
+	}
+	c, err := d.bind.Conn(int(acc.ShortID))
+	if err != nil {
+		return nil, lwm2m.Transport{}, err
+	}
+	d.leaseMu.Lock()
+	defer d.leaseMu.Unlock()
+	if old := d.leases[acc.ShortID]; old != nil {
+		_ = old.Close() // the engine closed it already; make sure
+	}
+	l := newSMSLease(c)
+	d.leases[acc.ShortID] = l
+	return l, d.smsRegTransport(c.Mode()), nil
+}
+
+// smsLease is one registration connection's hold on an smsbind.Conn: reads
+// and writes go through with the lease's context, Close ends the lease only.
+// A message the Conn hands over at the very moment the lease closes is lost
+// with it (the server's application retry covers it, as for any lost SMS).
+type smsLease struct {
+	c      *smsbind.Conn
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+var _ net.Conn = (*smsLease)(nil)
+
+func newSMSLease(c *smsbind.Conn) *smsLease {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &smsLease{c: c, ctx: ctx, cancel: cancel}
+}
+
+func (l *smsLease) closedErr(err error) error {
+	if l.ctx.Err() != nil || errors.Is(err, smsbind.ErrClosed) {
+		return net.ErrClosed
+	}
+	return err
+}
+
+// Read returns the next CoAP message from the server.
+func (l *smsLease) Read(b []byte) (int, error) {
+	m, err := l.c.ReadMessage(l.ctx)
+	if err != nil {
+		return 0, l.closedErr(err)
+	}
+	n := copy(b, m)
+	if n < len(m) {
+		return n, io.ErrShortBuffer
+	}
+	return n, nil
+}
+
+// Write sends one CoAP message to the server.
+func (l *smsLease) Write(b []byte) (int, error) {
+	if err := l.c.WriteMessage(l.ctx, b); err != nil {
+		return 0, l.closedErr(err)
+	}
+	return len(b), nil
+}
+
+// Close ends the lease (idempotent); the Conn stays.
+func (l *smsLease) Close() error { l.cancel(); return nil }
+
+func (l *smsLease) LocalAddr() net.Addr  { return l.c.LocalAddr() }
+func (l *smsLease) RemoteAddr() net.Addr { return l.c.RemoteAddr() }
+
+// Deadlines: go-coap's connection never sets them; the lease's context
+// bounds everything.
+func (l *smsLease) SetDeadline(time.Time) error      { return nil }
+func (l *smsLease) SetReadDeadline(time.Time) error  { return nil }
+func (l *smsLease) SetWriteDeadline(time.Time) error { return nil }
 
 // SMSServers builds the SMS binding's server table from the DM server
 // accounts: one entry per account whose Security instance has an SMS number
@@ -153,6 +311,10 @@ func (d *Daemon) newSMS() error {
 	for _, a := range d.tree.Servers() {
 		if strings.Contains(a.Binding, "S") && a.SMSNumber != "" && a.SMSSecurityMode != 0 {
 			d.openAtStart = append(d.openAtStart, a.ShortServerID)
+			if registersOverSMS(a.Binding) {
+				d.smsRegistered[a.ShortServerID] = true
+				d.log.Info("server registers over SMS", "server_id", a.ShortServerID, "binding", a.Binding)
+			}
 		}
 	}
 	for _, s := range servers {
@@ -217,8 +379,10 @@ func (d *Daemon) Modem() *modem.Modem { return d.modem }
 
 // runWithModem is Run with a modem: the driver runs for the whole of Run;
 // the endpoint name is completed from the modem; the binding, its status
-// reports and one ServeConn per SMS server run beside the engine until the
-// engine has de-registered; then they stop, the UICC application is closed
+// reports and one ServeConn per SMS server that registers over UDP (US,
+// UQS) run beside the engine until the engine has de-registered (a server
+// with binding S or SQ is served on its registration's own SMS connection,
+// dialSMS); then they stop, the UICC application is closed
 // and the driver stops last.
 func (d *Daemon) runWithModem(ctx context.Context, ready func()) error {
 	svcCtx, stopSvc := context.WithCancel(context.WithoutCancel(ctx))
@@ -282,6 +446,9 @@ func (d *Daemon) runWithModem(ctx context.Context, ready func()) error {
 		wg.Go(func() { d.forwardStatusReports(svcCtx) })
 		for _, c := range d.bind.Conns() {
 			ssid := uint16(c.ServerID())
+			if d.smsRegistered[ssid] {
+				continue // the registration's own connection reads this Conn
+			}
 			wg.Go(func() {
 				if err := eng.ServeConn(svcCtx, ssid, c, smsTransport); err != nil {
 					d.log.Error("SMS connection not served", "server_id", ssid, "err", err)

@@ -2,6 +2,7 @@ package lwm2m
 
 import (
 	"context"
+	"net"
 	"time"
 
 	"github.com/pion/dtls/v3"
@@ -106,10 +107,30 @@ type Config struct {
 	// parameters: 93 s for UDP, LwM2M-TS 1.0 §8.3).
 	QueueAwake time.Duration
 
-	// Dial connects to an account; nil means UDP/DTLS from the URI. The SMS
-	// binding plugs in here.
+	// Dial connects to an account; nil means UDP/DTLS from the URI.
 	Dial Dialer
+	// DialSMS opens the CoAP-over-SMS connection of an account that
+	// registers over SMS (binding S or SQ: no U). Nil: such accounts use
+	// Dial or UDP like the others.
+	DialSMS SMSDialer
+
+	// Set by withTransport for one connection (never by callers): the
+	// client's token length (0: go-coap's 8) and the largest CoAP message
+	// one datagram of the transport carries (0: no limit but
+	// MaxMessageSize).
+	tokenLength int
+	maxDatagram int
 }
+
+// SMSDialer opens the CoAP-over-SMS connection to acc: a datagram-preserving
+// net.Conn (each Write one CoAP message, each Read one) and the transmission
+// settings of that connection (Transport; its MaxDatagram is what one SMS
+// carries in the account's SMS security mode). The engine closes the
+// connection when the registration sleeps (queue mode), reconnects or stops,
+// and dials again: closing it must not end the SMS binding underneath, and
+// at most one connection per account may be open (the engine never holds
+// two).
+type SMSDialer func(ctx context.Context, acc Account) (net.Conn, Transport, error)
 
 // Dialer opens a CoAP connection to acc. opts carry the engine's handler and
 // transmission settings and must be applied to the connection.

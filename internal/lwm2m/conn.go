@@ -75,15 +75,56 @@ func ConnClient(conn net.Conn, opts ...udp.Option) *udpclient.Conn {
 	return cc
 }
 
-// Transport tunes a connection served by ServeConn; zero fields take the
-// engine's Config values. An SMS transport sets an SMS-sized ACK timeout,
-// MaxRetransmit 0 (LwM2M-TS 1.0 §8.6.2: no CoAP retransmission over SMS),
-// and the block size that fits one SMS.
+// Transport tunes a connection that is not a UDP socket; zero fields take
+// the engine's Config values. An SMS transport sets an SMS-sized ACK
+// timeout, MaxRetransmit 0 (LwM2M-TS 1.0 §8.6.2: no CoAP retransmission over
+// SMS), the block size that fits one SMS, short tokens and the SMS budget.
 type Transport struct {
 	AckTimeout     time.Duration
 	MaxRetransmit  *uint32
 	BlockSize      int
 	MaxMessageSize uint32
+	// MaxDatagram is the largest CoAP message one datagram of the transport
+	// carries (one SMS after the mode's protection). A Register or Update
+	// whose links make it larger goes block-wise (RFC 7959 Block1) in the
+	// largest block that fits, whatever BlockSize says.
+	MaxDatagram int
+	// TokenLength is the length of the client's own tokens, 1–8 (RFC 7252
+	// §5.3.1; 0: go-coap's 8). Over SMS every octet counts.
+	TokenLength int
+	// RequestTimeout bounds one exchange of the client (Register, Update,
+	// De-register, a notification): without CoAP retransmission it is the
+	// whole wait for the answer, including a DTLS handshake the first
+	// message may cause.
+	RequestTimeout time.Duration
+	// QueueAwake is the queue-mode awake time on this transport (LwM2M-TS
+	// 1.0 §8.3: MAX_TRANSMIT_WAIT of its parameters).
+	QueueAwake time.Duration
+}
+
+// withTransport returns cfg with tr's non-zero settings applied.
+func (c Config) withTransport(tr Transport) Config {
+	if tr.AckTimeout > 0 {
+		c.AckTimeout = tr.AckTimeout
+	}
+	if tr.MaxRetransmit != nil {
+		c.MaxRetransmit = *tr.MaxRetransmit
+	}
+	if tr.BlockSize > 0 {
+		c.BlockSize = tr.BlockSize
+	}
+	if tr.MaxMessageSize > 0 {
+		c.MaxMessageSize = tr.MaxMessageSize
+	}
+	if tr.RequestTimeout > 0 {
+		c.RequestTimeout = tr.RequestTimeout
+	}
+	if tr.QueueAwake > 0 {
+		c.QueueAwake = tr.QueueAwake
+	}
+	c.tokenLength = min(max(tr.TokenLength, 0), 8)
+	c.maxDatagram = max(tr.MaxDatagram, 0)
+	return c
 }
 
 // ServeConn serves server ssid's requests arriving on conn (one CoAP message
@@ -93,19 +134,7 @@ type Transport struct {
 // send its Update over its own (UDP) connection. Observations are not
 // established over such a connection (the 2.05 carries no Observe option).
 func (e *Engine) ServeConn(ctx context.Context, ssid uint16, conn net.Conn, tr Transport) error {
-	cfg := e.cfg
-	if tr.AckTimeout > 0 {
-		cfg.AckTimeout = tr.AckTimeout
-	}
-	if tr.MaxRetransmit != nil {
-		cfg.MaxRetransmit = *tr.MaxRetransmit
-	}
-	if tr.BlockSize > 0 {
-		cfg.BlockSize = tr.BlockSize
-	}
-	if tr.MaxMessageSize > 0 {
-		cfg.MaxMessageSize = tr.MaxMessageSize
-	}
+	cfg := e.cfg.withTransport(tr)
 	sub := &Engine{cfg: cfg, objs: e.objs, log: e.log, clock: e.clock, rand: e.rand}
 	opts, err := sub.coapOptions(e.serveCoAP(&connPeer{e: e, ssid: ssid}))
 	if err != nil {

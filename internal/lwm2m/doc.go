@@ -14,7 +14,10 @@
 // Config.Dial with ConnClient runs a server's registration over any
 // datagram-preserving net.Conn, and Engine.ServeConn serves a server's
 // requests arriving on a side connection (the SMS binding's per-server Conn:
-// an SMS trigger there makes the registration Update over UDP). State()
+// an SMS trigger there makes the registration Update over UDP, bindings US
+// and UQS). With binding S or SQ the registration itself runs over the
+// connection Config.DialSMS opens, with that connection's Transport (2-byte
+// tokens, no CoAP retransmission, Block1 sized to one SMS; sms.go). State()
 // snapshots every registration for status and health.
 //
 // It must not import internal/daemon, internal/modem, internal/smsbind,

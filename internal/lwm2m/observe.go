@@ -56,6 +56,7 @@ type observer struct {
 	account  Account                 // defaults (pmin/pmax) and storing flag
 	stored   []note                  // notifications kept while offline
 	sent     func()                  // called after a notification went out
+	timeout  time.Duration           // bounds one notification exchange (the connection's RequestTimeout)
 }
 
 func newObserver(e *Engine, acc Account, sent func()) *observer {
@@ -81,6 +82,14 @@ func (o *observer) setOnline(cc *udpclient.Conn, acc Account) {
 	o.conn, o.account = cc, acc
 	o.mu.Unlock()
 	o.poke()
+}
+
+// setTimeout sets the bound of one notification exchange (the current
+// connection's request timeout: SMS-sized on an SMS connection).
+func (o *observer) setTimeout(d time.Duration) {
+	o.mu.Lock()
+	o.timeout = d
+	o.mu.Unlock()
 }
 
 // reset drops every observation and stored notification: a new Register
@@ -388,7 +397,13 @@ func (o *observer) flush(ctx context.Context) {
 // send writes one notification as a CON 2.05 with the observation's token
 // and Observe sequence, remembering its MID so an RST can cancel it.
 func (o *observer) send(ctx context.Context, cc *udpclient.Conn, n note) error {
-	ctx, cancel := context.WithTimeout(ctx, o.e.cfg.RequestTimeout)
+	o.mu.Lock()
+	timeout := o.timeout
+	o.mu.Unlock()
+	if timeout <= 0 {
+		timeout = o.e.cfg.RequestTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	msg := cc.AcquireMessage(ctx)
 	defer cc.ReleaseMessage(msg)

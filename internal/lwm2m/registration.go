@@ -14,6 +14,7 @@ import (
 	"github.com/plgd-dev/go-coap/v3/message"
 	"github.com/plgd-dev/go-coap/v3/message/codes"
 	"github.com/plgd-dev/go-coap/v3/message/pool"
+	"github.com/plgd-dev/go-coap/v3/options"
 	udpclient "github.com/plgd-dev/go-coap/v3/udp/client"
 )
 
@@ -74,11 +75,18 @@ type registration struct {
 	// Signals from handlers and the engine (buffered 1, coalescing).
 	trigger, changed, disable chan struct{}
 
-	conn      *udpclient.Conn
-	connDone  <-chan struct{} // closed when conn dies (go-coap closes it on write errors)
-	localAddr *net.UDPAddr    // kept across queue-mode sleeps
-	location  string          // "/rd/xyz" after a successful Register
-	params    regParams       // as last told to the server
+	conn     *udpclient.Conn
+	connDone <-chan struct{} // closed when conn dies (go-coap closes it on write errors)
+	// tcfg is the engine's Config with the current connection's Transport
+	// (SMS settings over SMS); sms tells that conn is the account's SMS
+	// connection (Config.DialSMS), mon takes the answers to the blocks
+	// the registration writes itself there (sms.go).
+	tcfg      Config
+	sms       bool
+	mon       *b1Monitor
+	localAddr *net.UDPAddr // kept across queue-mode sleeps
+	location  string       // "/rd/xyz" after a successful Register
+	params    regParams    // as last told to the server
 	failures  int
 	retry     regState // state to retry after backoff
 	nextUpd   time.Time
@@ -92,7 +100,7 @@ type registration struct {
 
 func (e *Engine) newRegistration(acc Account, canBootstrap bool) *registration {
 	r := &registration{
-		e: e, ssid: acc.ShortID, acc: acc, canBootstrap: canBootstrap,
+		e: e, ssid: acc.ShortID, acc: acc, canBootstrap: canBootstrap, tcfg: e.cfg, mon: &b1Monitor{},
 		trigger: make(chan struct{}, 1), changed: make(chan struct{}, 1), disable: make(chan struct{}, 1),
 	}
 	r.obs = newObserver(e, acc, r.touched)
@@ -248,6 +256,11 @@ func (r *registration) connecting(ctx context.Context) regState {
 	}
 	r.closeConn()
 	r.refreshAccount()
+	if r.e.cfg.DialSMS != nil && registersOverSMS(r.acc.Binding) {
+		return r.connectSMS(ctx)
+	}
+	r.sms, r.tcfg = false, r.e.cfg
+	r.obs.setTimeout(r.tcfg.RequestTimeout)
 	opts, err := r.e.coapOptions(r.e.serveCoAP(r))
 	if err != nil {
 		return r.fail(stateConnecting, "coap options: %w", err)
@@ -279,6 +292,36 @@ func (r *registration) connecting(ctx context.Context) regState {
 	return stateRegistering
 }
 
+// connectSMS opens the account's SMS connection (bindings S and SQ). The
+// client's address (its MSISDN) and a DTLS-over-SMS session outlive the
+// connection, so with a registration in place (a queue-mode wake-up, a
+// connection go-coap closed after a failed write) an Update is enough; the
+// server answers 4.04 if it lost the registration, and the client
+// registers again.
+func (r *registration) connectSMS(ctx context.Context) regState {
+	conn, tr, err := r.e.cfg.DialSMS(ctx, r.acc)
+	if err != nil {
+		return r.fail(stateConnecting, "open the SMS connection for server %d: %w", r.acc.ShortID, err)
+	}
+	r.sms, r.tcfg = true, r.e.cfg.withTransport(tr)
+	r.obs.setTimeout(r.tcfg.RequestTimeout)
+	opts, err := r.e.coapOptionsFor(r.tcfg, r.e.serveCoAP(r))
+	if err != nil {
+		_ = conn.Close()
+		return r.fail(stateConnecting, "coap options: %w", err)
+	}
+	opts = append(opts, options.WithRequestMonitor(udpclient.RequestMonitorFunc(r.mon.monitor)))
+	cc := ConnClient(conn, opts...)
+	r.conn, r.connDone = cc, cc.Done()
+	r.touched()
+	r.wake = false
+	if r.location != "" {
+		r.obs.setOnline(cc, r.acc)
+		return stateUpdating
+	}
+	return stateRegistering
+}
+
 func (r *registration) closeConn() {
 	r.obs.setOnline(nil, r.acc)
 	if r.conn != nil {
@@ -292,7 +335,7 @@ func (r *registration) closeConn() {
 // exchange gives it DeregisterTimeout more, so that the client learns its
 // location and can De-register instead of leaving a registration behind.
 func (r *registration) exchangeContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.e.cfg.RequestTimeout)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.tcfg.RequestTimeout)
 	var t *time.Timer
 	var mu sync.Mutex
 	stop := context.AfterFunc(ctx, func() {
@@ -311,15 +354,51 @@ func (r *registration) exchangeContext(ctx context.Context) (context.Context, co
 	}
 }
 
-func (r *registration) exchange(ctx context.Context, req *pool.Message) (*pool.Message, error) {
+// post sends a Register (path /rd) or an Update (path the location): POST
+// with the queries and, when links is non-nil, the CoRE links; on the SMS
+// connection block-wise when it does not fit one SMS (sms.go).
+func (r *registration) post(ctx context.Context, path string, q []string, links []byte) (regAnswer, error) {
 	r.obs.sendMu.Lock()
-	resp, err := r.conn.Do(req)
-	r.obs.sendMu.Unlock()
-	if err != nil {
-		return nil, err
+	defer r.obs.sendMu.Unlock()
+	if r.sms && links != nil {
+		opts := queryOpts(q)
+		cf := message.Option{ID: message.ContentFormat, Value: []byte{byte(message.AppLinkFormat)}}
+		plan, err := planBlocks(codes.POST, path, append(message.Options{cf}, opts...), r.tcfg.tokenLength, links, r.tcfg.maxDatagram)
+		if err != nil {
+			return regAnswer{}, err
+		}
+		if plan.size > 0 {
+			r.e.log.Info("request sent block-wise over SMS", "server_id", r.acc.ShortID, "path", path,
+				"size", len(links), "block_size", plan.size, "blocks", plan.blocks)
+		}
+		ans, err := postBlocks(ctx, r.conn, r.mon, path, opts, links, plan)
+		if err == nil {
+			r.touched()
+		}
+		return ans, err
 	}
+	var req *pool.Message
+	var err error
+	if links != nil {
+		req, err = r.conn.NewPostRequest(ctx, path, message.AppLinkFormat, bytes.NewReader(links), queryOpts(q)...)
+	} else {
+		req, err = r.conn.NewPostRequest(ctx, path, message.TextPlain, nil, queryOpts(q)...)
+	}
+	if err != nil {
+		return regAnswer{}, fmt.Errorf("build request: %w", err)
+	}
+	defer r.conn.ReleaseMessage(req)
+	resp, err := r.conn.Do(req)
+	if err != nil {
+		return regAnswer{}, err
+	}
+	defer r.conn.ReleaseMessage(resp)
 	r.touched()
-	return resp, nil
+	ans := regAnswer{code: resp.Code()}
+	if lp, err := resp.Options().LocationPath(); err == nil {
+		ans.location = lp
+	}
+	return ans, nil
 }
 
 func (r *registration) registering(ctx context.Context) regState {
@@ -339,10 +418,6 @@ func (r *registration) registering(ctx context.Context) regState {
 	if params.sms != "" {
 		q = append(q, "sms="+params.sms)
 	}
-	req, err := r.conn.NewPostRequest(rctx, "/rd", message.AppLinkFormat, bytes.NewReader(params.links), queryOpts(q)...)
-	if err != nil {
-		return r.fail(stateRegistering, "build register: %w", err)
-	}
 	// A new registration ends the old one's observations and attributes
 	// (LwM2M-TS 1.0 §5.3.1). Drop them before the Register goes out: the
 	// server may observe and write attributes as soon as it has answered,
@@ -353,20 +428,21 @@ func (r *registration) registering(ctx context.Context) regState {
 	}
 	r.obs.setOnline(r.conn, r.acc)
 	start := r.e.clock.Now()
-	resp, err := r.exchange(rctx, req)
-	r.conn.ReleaseMessage(req)
+	resp, err := r.post(rctx, "/rd", q, params.links)
 	if err != nil && ctx.Err() != nil {
 		return stateDeregistering // nothing to De-register: no location
+	}
+	if errors.Is(err, ErrTooLargeForSMS) {
+		return r.fail(stateRegistering, "register with server %d over SMS: %w", r.acc.ShortID, err)
 	}
 	if err != nil {
 		return r.fail(stateConnecting, "register with %s: %w", r.acc.URI, err)
 	}
-	defer r.conn.ReleaseMessage(resp)
-	if resp.Code() != codes.Created {
-		return r.fail(stateRegistering, "register with %s: server answered %v", r.acc.URI, resp.Code())
+	if resp.code != codes.Created {
+		return r.fail(stateRegistering, "register with %s: server answered %v", r.acc.URI, resp.code)
 	}
-	loc, err := resp.Options().LocationPath()
-	if err != nil || loc == "" {
+	loc := resp.location
+	if loc == "" {
 		return r.fail(stateRegistering, "register with %s: 2.01 without Location-Path", r.acc.URI)
 	}
 	r.location = "/" + strings.Trim(loc, "/")
@@ -408,7 +484,7 @@ func (r *registration) registered(ctx context.Context) regState {
 	defer upd.Stop()
 	var sleepC <-chan time.Time
 	if r.queueMode() {
-		st := r.e.clock.NewTimer(r.lastActivity().Add(r.e.cfg.QueueAwake).Sub(now))
+		st := r.e.clock.NewTimer(r.lastActivity().Add(r.tcfg.QueueAwake).Sub(now))
 		defer st.Stop()
 		sleepC = st.C()
 	}
@@ -434,7 +510,7 @@ func (r *registration) registered(ctx context.Context) regState {
 		r.e.log.Warn("connection lost", "server_id", r.acc.ShortID)
 		return stateConnecting
 	case <-sleepC:
-		if r.e.clock.Now().Sub(r.lastActivity()) < r.e.cfg.QueueAwake {
+		if r.e.clock.Now().Sub(r.lastActivity()) < r.tcfg.QueueAwake {
 			return stateRegistered // activity since: re-arm
 		}
 		return stateSleeping
@@ -466,23 +542,13 @@ func (r *registration) updating(ctx context.Context) regState {
 	if params.sms != r.params.sms {
 		q = append(q, "sms="+params.sms)
 	}
-	var body *bytes.Reader
+	var body []byte
 	if !bytes.Equal(params.links, r.params.links) {
-		body = bytes.NewReader(params.links)
+		body = params.links
 	}
 	rctx, cancel := r.exchangeContext(ctx)
 	defer cancel()
-	var req *pool.Message
-	if body != nil {
-		req, err = r.conn.NewPostRequest(rctx, r.location, message.AppLinkFormat, body, queryOpts(q)...)
-	} else {
-		req, err = r.conn.NewPostRequest(rctx, r.location, message.TextPlain, nil, queryOpts(q)...)
-	}
-	if err != nil {
-		return r.fail(stateUpdating, "build update: %w", err)
-	}
-	resp, err := r.exchange(rctx, req)
-	r.conn.ReleaseMessage(req)
+	resp, err := r.post(rctx, r.location, q, body)
 	if err != nil && ctx.Err() != nil {
 		return stateDeregistering // shutting down mid-Update
 	}
@@ -491,8 +557,7 @@ func (r *registration) updating(ctx context.Context) regState {
 		// connection registers afresh.
 		return r.fail(stateConnecting, "update at %s: %w", r.acc.URI, err)
 	}
-	code := resp.Code()
-	r.conn.ReleaseMessage(resp)
+	code := resp.code
 	switch code {
 	case codes.Changed:
 	case codes.NotFound:
@@ -515,13 +580,28 @@ func (r *registration) updating(ctx context.Context) regState {
 // sleeping is queue mode's offline phase (LwM2M-TS 1.0 §8.3): the
 // connection is closed so nothing is listened to; the next Update or a
 // trigger wakes the client, which keeps its local address for that.
+//
+// Over SMS (binding SQ) the connection stays open: SMS reception costs
+// nothing while idle and the modem receives them anyway, so a request the
+// server sends all the same (typically the Registration Update Trigger) is
+// answered and wakes the client. Notifications are stored while asleep and
+// sent after the Update, as over UDP.
 func (r *registration) sleeping(ctx context.Context) regState {
-	r.closeConn()
+	var lost <-chan struct{}
+	if r.sms && r.conn != nil {
+		r.obs.setOnline(nil, r.acc)
+		lost = r.connDone
+	} else {
+		r.closeConn()
+	}
 	r.e.log.Info("queue mode: sleeping", "server_id", r.acc.ShortID, "next_update", r.nextUpd.Format(time.RFC3339))
 	t := r.e.clock.NewTimer(r.nextUpd.Sub(r.e.clock.Now()))
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
+		if lost != nil {
+			return stateDeregistering
+		}
 		// De-register needs a connection: wake up for it, bounded.
 		dctx, cancel := context.WithTimeout(context.Background(), r.e.cfg.DeregisterTimeout)
 		defer cancel()
@@ -535,6 +615,19 @@ func (r *registration) sleeping(ctx context.Context) regState {
 	case <-r.changed:
 	case <-r.disable:
 		return stateDisabled
+	case <-lost:
+		r.lastErr = "connection closed"
+		r.e.log.Warn("connection lost while sleeping", "server_id", r.acc.ShortID)
+		return stateConnecting
+	}
+	if lost != nil {
+		select {
+		case <-lost:
+			return stateConnecting
+		default:
+		}
+		r.obs.setOnline(r.conn, r.acc)
+		return stateUpdating
 	}
 	r.wake = true
 	return stateConnecting

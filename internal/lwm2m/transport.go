@@ -63,18 +63,28 @@ func szx(size int) (blockwise.SZX, error) {
 // transmission parameters and block size from Config (go-coap's defaults
 // are UDP-sized), the handler, and an error sink that logs.
 func (e *Engine) coapOptions(h udpclient.HandlerFunc) ([]udp.Option, error) {
-	s, err := szx(e.cfg.BlockSize)
+	return e.coapOptionsFor(e.cfg, h)
+}
+
+// coapOptionsFor is coapOptions with the transmission settings of cfg (an
+// SMS connection's, see Engine.withTransport).
+func (e *Engine) coapOptionsFor(cfg Config, h udpclient.HandlerFunc) ([]udp.Option, error) {
+	s, err := szx(cfg.BlockSize)
 	if err != nil {
 		return nil, err
 	}
-	return []udp.Option{
+	opts := []udp.Option{
 		options.WithHandlerFunc(h),
-		options.WithTransmission(1, e.cfg.AckTimeout, e.cfg.MaxRetransmit, e.cfg.AckRandomFactor),
-		options.WithBlockwise(!e.cfg.DisableBlockwise, s, e.cfg.RequestTimeout),
-		options.WithMaxMessageSize(e.cfg.MaxMessageSize),
+		options.WithTransmission(1, cfg.AckTimeout, cfg.MaxRetransmit, cfg.AckRandomFactor),
+		options.WithBlockwise(!cfg.DisableBlockwise, s, cfg.RequestTimeout),
+		options.WithMaxMessageSize(cfg.MaxMessageSize),
 		options.WithErrors(func(err error) { e.log.Debug("coap error", "err", err) }),
-		options.WithPeriodicRunner(periodicRunner(e.cfg.AckTimeout / 4)),
-	}, nil
+		options.WithPeriodicRunner(periodicRunner(cfg.AckTimeout / 4)),
+	}
+	if cfg.tokenLength > 0 {
+		opts = append(opts, options.WithGetToken(newTokenSource(cfg.tokenLength, e.rand)))
+	}
+	return opts, nil
 }
 
 // periodicRunner replaces go-coap's default runner, which checks

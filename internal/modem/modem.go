@@ -396,6 +396,11 @@ func (m *Modem) initialise(ctx context.Context, e *engine) (Delivery, error) {
 	if delivery == DeliveryAuto {
 		delivery = DeliveryDirect
 	}
+	if csmsErr == nil {
+		if err := m.rejectStaleCMT(ctx, e); err != nil {
+			return "", err
+		}
+	}
 	if err := m.setCNMI(ctx, e, delivery); err != nil {
 		if m.cfg.Delivery == DeliveryAuto && delivery == DeliveryDirect && !errors.Is(err, ErrLinkDown) && ctx.Err() == nil {
 			m.log.Info("modem refuses +CMT routing, using stored delivery", "err", err)
@@ -407,6 +412,29 @@ func (m *Modem) initialise(ctx context.Context, e *engine) (Delivery, error) {
 		}
 	}
 	return delivery, nil
+}
+
+// rejectStaleCMT answers a +CMT that may still wait for its +CNMA from
+// before the port was opened (the previous daemon died during the hand-off;
+// its bytes were discarded with the stale input) with +CNMA=2: RP-ERROR,
+// the network keeps the SMS and delivers it again (TS 27.005 §3.4.4). Left
+// alone, its acknowledgement timer would expire after the +CNMI below and
+// the modem would switch routing to the host off (<mt>=<ds>=0), storing
+// every later SMS silently until the next periodic sweep. With nothing
+// outstanding the modem answers +CMS ERROR: 340, which is the usual case.
+func (m *Modem) rejectStaleCMT(ctx context.Context, e *engine) error {
+	_, err := e.exec(ctx, "AT+CNMA=2", cmdOpts{})
+	var cms *CMSError
+	switch {
+	case err == nil:
+		m.log.Info("a +CMT from before start-up was still unacknowledged: rejected so that the network delivers it again")
+	case fatal(ctx, err):
+		return fmt.Errorf("AT+CNMA=2: %w", err)
+	case errors.As(err, &cms) && cms.Code == CMSNoCNMAExpected:
+	default:
+		m.log.Debug("AT+CNMA=2 at start-up", "err", err)
+	}
+	return nil
 }
 
 // setCNMI asks for the indications of the delivery mode (TS 27.005 §3.4.1):

@@ -157,6 +157,13 @@ type SMSConfig struct {
 	RetransmitInterval time.Duration
 	// Log receives one line per SMS-level event (default: discard).
 	Log *slog.Logger
+	// Server, when set, serves the requests clients send over SMS (Register,
+	// Update, De-register with Block1 reassembly, LwM2M-TS 1.0 §5.3 over the
+	// SMS binding): they reach the same registry and event stream as its
+	// UDP side, and a client registered over SMS is asked (Client(ep).Read,
+	// Observe, ...) and notifies over SMS. Without it, requests over SMS
+	// are dropped.
+	Server *Server
 }
 
 // SMSCounters count the SMS of one mode, as the server sees them.
@@ -192,6 +199,7 @@ type SMSServer struct {
 	spState SecurePacket                    // counters advance here
 	asm     sp.Assembler                    // the SIM's concatenated packets
 	mid     uint16                          // last CoAP message ID
+	peers   map[string]*smsPeer             // by peerKey(mode, msisdn): clients served through cfg.Server
 }
 
 // StartSMS attaches the server's numbers to the network.
@@ -216,7 +224,8 @@ func StartSMS(cfg SMSConfig) (*SMSServer, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &SMSServer{cfg: cfg, log: log.With("component", "emu-server-sms"), byNum: map[string]SMSMode{},
-		stats: map[SMSMode]*SMSCounters{}, pending: map[string]chan message.Message{}, dtls: map[string]*dtlsPeer{}}
+		stats: map[SMSMode]*SMSCounters{}, pending: map[string]chan message.Message{}, dtls: map[string]*dtlsPeer{},
+		peers: map[string]*smsPeer{}}
 	for mode, num := range cfg.Numbers {
 		switch mode {
 		case SMSNoSec:
@@ -257,7 +266,12 @@ func (s *SMSServer) Close() error {
 		s.closed = true
 		peers := s.dtls
 		s.dtls = map[string]*dtlsPeer{}
+		conns := s.peers
+		s.peers = map[string]*smsPeer{}
 		s.mu.Unlock()
+		for _, c := range conns {
+			c.close()
+		}
 		s.stop()
 		for _, p := range peers {
 			p.close()
@@ -403,6 +417,18 @@ func (s *SMSServer) coapIn(mode SMSMode, from string, b []byte) {
 	}
 	m.Payload = bytes.Clone(m.Payload)
 	m.Token = bytes.Clone(m.Token)
+	if m.Code >= codes.Created && s.takeResponse(mode, from, m) {
+		return
+	}
+	if s.cfg.Server != nil {
+		// Requests, ACKs, RSTs, notifications and the answers to the
+		// server's own requests go to the go-coap connection of this
+		// client (sms_peer.go).
+		if p := s.peer(mode, from); p != nil {
+			p.deliver(bytes.Clone(b))
+		}
+		return
+	}
 	if m.Code == codes.Empty {
 		// An empty ACK announces a separate response; an empty CON is a
 		// ping (RFC 7252 §4.3) answered with RST.
@@ -415,20 +441,26 @@ func (s *SMSServer) coapIn(mode SMSMode, from string, b []byte) {
 		s.dropped(mode, from, "request over SMS ("+m.Code.String()+") not served")
 		return
 	}
-	if m.Type == message.Confirmable { // a separate response (RFC 7252 §5.2.2)
-		s.sendEmpty(mode, from, message.Acknowledgement, m.MessageID)
-	}
+	s.log.Info("response over SMS matches no request", "mode", mode.String(), "from", from, "code", m.Code.String())
+}
+
+// takeResponse gives m to the SMSClient request it answers; false when none
+// waits for it.
+func (s *SMSServer) takeResponse(mode SMSMode, from string, m message.Message) bool {
 	s.mu.Lock()
 	ch := s.pending[pendingKey(mode, from, m.Token)]
 	s.mu.Unlock()
 	if ch == nil {
-		s.log.Info("response over SMS matches no request", "mode", mode.String(), "from", from, "code", m.Code.String())
-		return
+		return false
+	}
+	if m.Type == message.Confirmable { // a separate response (RFC 7252 §5.2.2)
+		s.sendEmpty(mode, from, message.Acknowledgement, m.MessageID)
 	}
 	select {
 	case ch <- m:
 	default: // a duplicate of the response already delivered
 	}
+	return true
 }
 
 func (s *SMSServer) sendEmpty(mode SMSMode, to string, typ message.Type, mid int32) {
