@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -39,6 +40,10 @@ const (
 	// smsAckRandomFactor is RFC 7252 §4.8's ACK_RANDOM_FACTOR, used for
 	// the queue-mode awake time over SMS.
 	smsAckRandomFactor = 1.5
+	// SMSDeregisterTimeout bounds the De-register over SMS on shutdown: an
+	// SMS round trip takes seconds, and the shipped unit's TimeoutStopSec
+	// (30 s) must still cover it and the modem's shutdown.
+	SMSDeregisterTimeout = 20 * time.Second
 	// identityRetry is how long the daemon waits before asking the modem
 	// again for the IMEI/ICCID the endpoint name needs.
 	identityRetry = 5 * time.Second
@@ -111,6 +116,7 @@ func (d *Daemon) smsRegTransport(m smsbind.Mode) lwm2m.Transport {
 		tr.AckTimeout = ack
 	}
 	tr.RequestTimeout = hs + 2*ack
+	tr.DeregisterTimeout = SMSDeregisterTimeout
 	tr.QueueAwake = lwm2m.MaxTransmitWait(ack, smsAckRandomFactor, 0)
 	if d.opts.SMSQueueAwake > 0 {
 		tr.QueueAwake = d.opts.SMSQueueAwake
@@ -142,9 +148,10 @@ func (d *Daemon) dialSMS(ctx context.Context, acc lwm2m.Account) (net.Conn, lwm2
 	if old := d.leases[acc.ShortID]; old != nil {
 		_ = old.Close() // the engine closed it already; make sure
 	}
-	l := newSMSLease(c)
+	tr := d.smsRegTransport(c.Mode())
+	l := newSMSLease(c, tr.RequestTimeout)
 	d.leases[acc.ShortID] = l
-	return l, d.smsRegTransport(c.Mode()), nil
+	return l, tr, nil
 }
 
 // smsLease is one registration connection's hold on an smsbind.Conn: reads
@@ -155,13 +162,16 @@ type smsLease struct {
 	c      *smsbind.Conn
 	ctx    context.Context
 	cancel context.CancelFunc
+	// writeTimeout bounds one Write (go-coap passes no deadline down): a
+	// modem that does not come back cannot hold the connection forever.
+	writeTimeout time.Duration
 }
 
 var _ net.Conn = (*smsLease)(nil)
 
-func newSMSLease(c *smsbind.Conn) *smsLease {
+func newSMSLease(c *smsbind.Conn, writeTimeout time.Duration) *smsLease {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &smsLease{c: c, ctx: ctx, cancel: cancel}
+	return &smsLease{c: c, ctx: ctx, cancel: cancel, writeTimeout: writeTimeout}
 }
 
 func (l *smsLease) closedErr(err error) error {
@@ -186,7 +196,12 @@ func (l *smsLease) Read(b []byte) (int, error) {
 
 // Write sends one CoAP message to the server.
 func (l *smsLease) Write(b []byte) (int, error) {
-	if err := l.c.WriteMessage(l.ctx, b); err != nil {
+	ctx, cancel := context.WithTimeout(l.ctx, l.writeTimeout)
+	defer cancel()
+	if err := l.c.WriteMessage(ctx, b); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && l.ctx.Err() == nil {
+			return 0, os.ErrDeadlineExceeded
+		}
 		return 0, l.closedErr(err)
 	}
 	return len(b), nil

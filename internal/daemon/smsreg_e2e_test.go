@@ -251,11 +251,20 @@ func TestSMSRegistration(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Observe over SMS: %v", err)
 			}
+			before = w.sms.Stats()[sm]
 			select {
 			case n := <-o.C():
-				t.Logf("%s: notification over SMS: seq %d, %q", mode, n.Seq, n.Payload)
+				after = w.sms.Stats()[sm]
+				t.Logf("%s: notification over SMS: seq %d, %q (%d SMS in, %d out: NON)", mode, n.Seq, n.Payload, after.In-before.In, after.Out-before.Out)
 			case <-w.ctx.Done():
 				t.Fatal("no notification over SMS")
+			}
+			// Cancel (RFC 7641 §3.6) before the Update: no notification
+			// crosses the next exchanges (secured packets that overtake one
+			// another are refused by the counter check, and nothing
+			// retransmits over SMS).
+			if r, err := o.Cancel(w.ctx); err != nil || r.Code != codes.Content {
+				t.Fatalf("cancel observation over SMS: %v %v", r, err)
 			}
 
 			before = w.sms.Stats()[sm]

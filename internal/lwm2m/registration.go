@@ -260,7 +260,7 @@ func (r *registration) connecting(ctx context.Context) regState {
 		return r.connectSMS(ctx)
 	}
 	r.sms, r.tcfg = false, r.e.cfg
-	r.obs.setTimeout(r.tcfg.RequestTimeout)
+	r.obs.setTransport(r.tcfg.RequestTimeout, false)
 	opts, err := r.e.coapOptions(r.e.serveCoAP(r))
 	if err != nil {
 		return r.fail(stateConnecting, "coap options: %w", err)
@@ -304,7 +304,7 @@ func (r *registration) connectSMS(ctx context.Context) regState {
 		return r.fail(stateConnecting, "open the SMS connection for server %d: %w", r.acc.ShortID, err)
 	}
 	r.sms, r.tcfg = true, r.e.cfg.withTransport(tr)
-	r.obs.setTimeout(r.tcfg.RequestTimeout)
+	r.obs.setTransport(r.tcfg.RequestTimeout, true)
 	opts, err := r.e.coapOptionsFor(r.tcfg, r.e.serveCoAP(r))
 	if err != nil {
 		_ = conn.Close()
@@ -340,7 +340,7 @@ func (r *registration) exchangeContext(ctx context.Context) (context.Context, co
 	var mu sync.Mutex
 	stop := context.AfterFunc(ctx, func() {
 		mu.Lock()
-		t = time.AfterFunc(r.e.cfg.DeregisterTimeout, cancel)
+		t = time.AfterFunc(r.tcfg.DeregisterTimeout, cancel)
 		mu.Unlock()
 	})
 	return rctx, func() {
@@ -358,8 +358,10 @@ func (r *registration) exchangeContext(ctx context.Context) (context.Context, co
 // with the queries and, when links is non-nil, the CoRE links; on the SMS
 // connection block-wise when it does not fit one SMS (sms.go).
 func (r *registration) post(ctx context.Context, path string, q []string, links []byte) (regAnswer, error) {
-	r.obs.sendMu.Lock()
-	defer r.obs.sendMu.Unlock()
+	if err := r.obs.sendMu.lock(ctx); err != nil {
+		return regAnswer{}, err
+	}
+	defer r.obs.sendMu.unlock()
 	if r.sms && links != nil {
 		opts := queryOpts(q)
 		cf := message.Option{ID: message.ContentFormat, Value: []byte{byte(message.AppLinkFormat)}}
@@ -685,13 +687,16 @@ func (r *registration) deregister() {
 	if r.conn == nil || r.location == "" {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), r.e.cfg.DeregisterTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), r.tcfg.DeregisterTimeout)
 	defer cancel()
 	loc := r.location
 	r.location = ""
-	r.obs.sendMu.Lock()
+	if err := r.obs.sendMu.lock(ctx); err != nil {
+		r.e.log.Warn("de-register not sent", "server_id", r.acc.ShortID, "location", loc, "err", err)
+		return
+	}
 	resp, err := r.conn.Delete(ctx, loc)
-	r.obs.sendMu.Unlock()
+	r.obs.sendMu.unlock()
 	if err != nil {
 		r.e.log.Warn("de-register failed", "server_id", r.acc.ShortID, "location", loc, "err", err)
 		return
