@@ -205,6 +205,16 @@ func (b *Binding) Stats() Stats {
 	return st
 }
 
+// DTLSState returns where the DTLS session of a mode-1 server stands.
+func (b *Binding) DTLSState(serverID int) (smsdtls.State, bool) {
+	for _, s := range b.servers {
+		if s.cfg.ID == serverID && s.dtls != nil {
+			return s.dtls.State(), true
+		}
+	}
+	return smsdtls.StateIdle, false
+}
+
 // DTLSStats returns the DTLS session counters of a mode-1 server.
 func (b *Binding) DTLSStats(serverID int) (smsdtls.Stats, bool) {
 	for _, s := range b.servers {

@@ -135,6 +135,8 @@ type worldOpts struct {
 	// interval and attempts (zero: the network's defaults).
 	netRetry    time.Duration
 	netAttempts int
+	// seed of the network's faults (zero: 1).
+	seed uint64
 }
 
 func newWorldWith(t *testing.T, o worldOpts) *world {
@@ -143,7 +145,10 @@ func newWorldWith(t *testing.T, o worldOpts) *world {
 	checkLeaks(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	w := &world{t: t, ctx: ctx, clk: newFakeClock(), handled: make(chan struct{}, 1000), dl: make(chan bool, 100), boxes: map[string]*inbox{}}
-	w.net = network.New(network.Config{Log: testLog(t).With("side", "net"), Seed: 1, RetryInterval: o.netRetry, MaxAttempts: o.netAttempts})
+	if o.seed == 0 {
+		o.seed = 1
+	}
+	w.net = network.New(network.Config{Log: testLog(t).With("side", "net"), Seed: o.seed, RetryInterval: o.netRetry, MaxAttempts: o.netAttempts})
 	prof, err := sim.LoadProfile("../../configs/emulator-sim.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -460,6 +465,12 @@ func TestE2EDTLS(t *testing.T) {
 	w := newWorld(t, false)
 	srv := newDTLSServer(w)
 	c, _ := w.b.Conn(2)
+	if st, ok := w.b.DTLSState(2); !ok || st != smsdtls.StateIdle {
+		t.Errorf("DTLS state before Open: %v %v", st, ok)
+	}
+	if _, ok := w.b.DTLSState(1); ok {
+		t.Error("a NoSec server has a DTLS state")
+	}
 	hsDone := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(w.ctx, 60*time.Second)
@@ -471,6 +482,9 @@ func TestE2EDTLS(t *testing.T) {
 	}
 	if err := <-hsDone; err != nil {
 		t.Fatalf("server handshake: %v", err)
+	}
+	if st, _ := w.b.DTLSState(2); st != smsdtls.StateEstablished {
+		t.Errorf("DTLS state after Open: %v", st)
 	}
 	// Issue 8: a full handshake with HelloVerifyRequest costs at most 6 SMS.
 	devHS, srvHS := len(w.deviceSent()), srv.sent()

@@ -400,7 +400,7 @@ func (n *Network) report(to string, mr byte, ra atpdu.Address, submitted time.Ti
 // splitting.
 type BridgeStats struct {
 	ToPeer         int `json:"to_peer"`          // SMS sent on as datagrams
-	FromPeer       int `json:"from_peer"`        // datagrams delivered as SMS
+	FromPeer       int `json:"from_peer"`        // datagrams handed to the network as SMS (the Loss fault may still drop them)
 	OctetsToPeer   int `json:"octets_to_peer"`   // user data octets of ToPeer
 	OctetsFromPeer int `json:"octets_from_peer"` // user data octets of FromPeer
 	LargestToPeer  int `json:"largest_to_peer"`  // octets of the largest SMS sent on
