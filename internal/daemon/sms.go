@@ -567,7 +567,7 @@ func (d *Daemon) runWithModem(ctx context.Context, ready func()) error {
 				continue
 			}
 			wg.Go(func() {
-				if err := eng.ServeConn(svcCtx, ssid, c, smsTransport); err != nil {
+				if err := eng.ServeConn(svcCtx, ssid, datagramConn{Conn: c, log: d.log, ssid: ssid}, smsTransport); err != nil {
 					d.log.Error("SMS connection not served", "server_id", ssid, "err", err)
 				} else if svcCtx.Err() == nil {
 					d.log.Warn("SMS connection closed", "server_id", ssid)

@@ -123,6 +123,13 @@ func WithReconnectBackoff(lo, hi time.Duration) Option {
 	return func(m *Modem) { m.reconnect = backoff{min: lo, max: hi} }
 }
 
+// WithSendRetryBackoff sets the bounds of the backoff between attempts of
+// one SendSMS after a transient +CMS ERROR (default 2 s doubling to 30 s;
+// tests scale it down).
+func WithSendRetryBackoff(lo, hi time.Duration) Option {
+	return func(m *Modem) { m.sendRetry = backoff{min: lo, max: hi} }
+}
+
 // Health is the driver's state for a health report.
 type Health struct {
 	Up        bool
@@ -156,6 +163,7 @@ type Modem struct {
 	clock     Clock
 	open      Opener
 	reconnect backoff // owned by Run
+	sendRetry backoff // immutable after New: the bounds each SendSMS starts from
 
 	reports chan StatusReport // buffered; written by the dispatcher only
 
@@ -198,6 +206,7 @@ func New(cfg Config, opts ...Option) (*Modem, error) {
 		clock:     realClock{},
 		open:      openSerial,
 		reconnect: backoff{min: DefaultReconnectMin, max: DefaultReconnectMax},
+		sendRetry: backoff{min: sendRetryMin, max: sendRetryMax},
 		reports:   make(chan StatusReport, 64),
 		changed:   make(chan struct{}),
 	}

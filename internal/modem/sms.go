@@ -388,7 +388,7 @@ func (m *Modem) SendSMS(ctx context.Context, tpdu []byte) (int, error) {
 	}
 	pdu := append([]byte{0x00}, tpdu...)
 	cmd := "AT+CMGS=" + strconv.Itoa(len(tpdu))
-	b := backoff{min: sendRetryMin, max: sendRetryMax}
+	b := backoff{min: m.sendRetry.min, max: m.sendRetry.max}
 	for attempt := 1; ; attempt++ {
 		lines, err := m.do(ctx, cmd, cmdOpts{prefixes: []string{"+CMGS:"}, strict: true, pdu: pdu})
 		if err == nil {

@@ -423,6 +423,13 @@ func (m *Modem) csim(body string, errCME func(int), ok func(...string)) {
 		errCME(10) // SIM not inserted
 		return
 	}
+	m.mu.Lock()
+	mute := m.quirks.SIMMute
+	m.mu.Unlock()
+	if mute {
+		errCME(13) // SIM failure
+		return
+	}
 	resp := strings.ToUpper(hex.EncodeToString(sim.Transmit(apdu)))
 	ok(fmt.Sprintf(`+CSIM: %d,"%s"`, len(resp), resp))
 }

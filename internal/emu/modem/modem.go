@@ -205,7 +205,9 @@ func (m *Modem) Close() error {
 }
 
 // Unplug hangs the pty up, as pulling the USB cable does: the driver's
-// reads fail; the link path stays, pointing nowhere useful.
+// reads fail, and the link goes as udev removes the device's symlink. (A
+// link left pointing at the old /dev/pts/N would lead the driver into
+// whatever pseudo-terminal reuses that number next, another process's.)
 func (m *Modem) Unplug() {
 	m.mu.Lock()
 	p := m.pty
@@ -219,6 +221,9 @@ func (m *Modem) Unplug() {
 	m.mu.Unlock()
 	if p != nil {
 		m.log.Info("unplugged", "pty", p.slave)
+		if target, err := os.Readlink(m.cfg.Link); err == nil && target == p.slave {
+			_ = os.Remove(m.cfg.Link)
+		}
 		p.close()
 	}
 }
@@ -446,9 +451,10 @@ func (m *Modem) deliver(ctx context.Context, tpdu []byte, report bool) error {
 		direct = ds == 1
 	default:
 		toSIM, class2 := simDownload(tpdu)
-		if toSIM && sim != nil && q.DownloadToSIM {
+		if toSIM && sim != nil && q.DownloadToSIM && !q.SIMMute {
 			// TS 31.111 §7.1.1: ENVELOPE (SMS-PP DOWNLOAD), not shown
-			// to the host.
+			// to the host. A mute card takes nothing: the SMS goes to
+			// the host like any other.
 			if sim.DownloadSMS(tpdu) {
 				return nil
 			}

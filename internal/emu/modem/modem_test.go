@@ -197,6 +197,14 @@ func TestCSIMAndIdentity(t *testing.T) {
 	if got := h.until("OK"); got[0] != "234150000000009" {
 		t.Fatalf("got %q", got)
 	}
+	// A card that stopped answering: SIM failure.
+	m.SetQuirks(func(q *modem.Quirks) { q.SIMMute = true })
+	h.send("AT+CMEE=1\r")
+	h.until("OK")
+	h.send(`AT+CSIM=10,"00A4040000"` + "\r")
+	if got := h.until("OK"); got[len(got)-1] != "+CME ERROR: 13" {
+		t.Fatalf("mute SIM: got %q", got)
+	}
 }
 
 // TestUnplugReplug: the driver side of a hang-up reads EIO; the replug

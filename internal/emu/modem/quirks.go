@@ -42,6 +42,11 @@ type Quirks struct {
 	// e.g. "ME" for a modem that stores in its own memory whatever +CPMS
 	// says. The emulated store is one.
 	IndicateStorage string
+	// SIMMute: the card stopped answering; every AT+CSIM ends with
+	// +CME ERROR: 13 (SIM failure, TS 27.007 §9.2.1) once the modem gave
+	// up on it (add SlowReply("AT+CSIM", d) for the modem's wait), and
+	// class 2 / PID 0x7F SMS are not downloaded but go to the host.
+	SIMMute bool
 }
 
 // DefaultQuirks are those of a well-behaved modem.
