@@ -50,6 +50,10 @@ type Options struct {
 	// the queue-mode awake time of registrations over SMS (zero: 60 s and
 	// 90 s); tests shorten them.
 	SMSAckTimeout, SMSQueueAwake time.Duration
+	// ModemInfoInterval is how often the modem's values for the Device and
+	// Connectivity Monitoring objects are read (zero:
+	// DefaultModemInfoInterval); tests shorten it.
+	ModemInfoInterval time.Duration
 }
 
 // Daemon is one configured daemon.
@@ -68,6 +72,7 @@ type Daemon struct {
 	// The modem side, all nil for a UDP-only gateway. Built by New, driven
 	// by Run; see sms.go.
 	modem *modem.Modem
+	info  *modemCache      // the objects' modem values (modeminfo.go)
 	app   *uicc.App        // nil unless a server uses secure-packet
 	bind  *smsbind.Binding // nil when no server has an SMS number and mode
 	// openAtStart lists the Short Server IDs whose binding contains S: their
@@ -116,6 +121,7 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 			Serial: cfg.Device.Serial, Firmware: cfg.Device.Firmware,
 		}},
 		Factory: factory,
+		Modem:   d.modemInfoForTree(),
 		Hooks: objects.Hooks{
 			// The engine acts on a successful Execute of /1/x/8 and
 			// /1/x/4 itself once the 2.04 is sent; these hooks only make

@@ -535,6 +535,7 @@ func (d *Daemon) runWithModem(ctx context.Context, ready func()) error {
 		d.restoreSessions(svcCtx)
 	}
 	modemWG.Go(func() { _ = d.modem.Run(modemCtx) })
+	modemWG.Go(func() { d.runModemInfo(modemCtx) })
 	modemWG.Go(func() {
 		// READY=1 once the modem is initialised (style.md rule 18).
 		if d.modem.WaitUp(modemCtx) == nil {

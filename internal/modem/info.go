@@ -123,9 +123,10 @@ func (m *Modem) Info(ctx context.Context) (Info, error) {
 		}
 	}
 	if f := fieldsOf(q("AT+CSQ", "+CSQ:"), "+CSQ:"); len(f) >= 2 {
-		if rssi, err := strconv.Atoi(f[0]); err == nil && rssi >= 0 && rssi <= 31 {
-			v := -113 + 2*rssi
-			in.SignalDBm = &v
+		if rssi, err := strconv.Atoi(f[0]); err == nil {
+			if v, ok := CSQDBm(rssi); ok {
+				in.SignalDBm = &v
+			}
 		}
 		if ber, err := strconv.Atoi(f[1]); err == nil && ber >= 0 && ber <= 7 {
 			in.BitErrorRate = &ber
@@ -169,6 +170,17 @@ func (m *Modem) Info(ctx context.Context) (Info, error) {
 		in.Operator = f[2]
 	}
 	return in, ferr
+}
+
+// CSQDBm maps a +CSQ <rssi> to dBm (TS 27.007 §8.5): 0 is -113 dBm or
+// less, 1 is -111 dBm, 2–30 are -109 to -53 dBm in 2 dB steps, 31 is
+// -51 dBm or greater. ok is false for 99 (not known or not detectable) and
+// for anything else outside 0–31 (the TD-SCDMA range 100–191 included).
+func CSQDBm(rssi int) (dbm int, ok bool) {
+	if rssi < 0 || rssi > 31 {
+		return 0, false
+	}
+	return -113 + 2*rssi, true
 }
 
 // parseReg reads "<n>,<stat>[,<lac>,<ci>[,<AcT>]]".

@@ -135,9 +135,9 @@ func (m *Modem) execOne(p *pty, body string, q Quirks, cmee int, r *reply) *pduI
 	case body == "+CNUM":
 		ok(fmt.Sprintf(`+CNUM: "","%s",145`, m.cfg.Number))
 	case body == "+CSQ":
-		ok("+CSQ: 20,0") // -73 dBm
+		ok(m.signal().csq())
 	case body == "+CESQ" && !q.NoCESQ:
-		ok("+CESQ: 99,99,255,255,20,50") // RSRQ -9.5 dB, RSRP -90 dBm
+		ok(m.signal().cesq())
 	case strings.HasPrefix(body, "+CMEE="):
 		m.setInt(body, &m.st.cmee, 0, 2, errCME, ok)
 	case body == "+CMEE?":

@@ -98,6 +98,7 @@ type Modem struct {
 	full   bool                     // guarded by mu: full indication sent
 	mr     byte                     // guarded by mu: last TP-MR
 	seen   []string                 // guarded by mu: commands received, for tests
+	radio  radio                    // guarded by mu: +CSQ/+CESQ values (signal.go)
 
 	intr chan struct{} // guarded by mu: closed and replaced by a reboot or hang-up (ends slow replies)
 
