@@ -16,6 +16,11 @@
 // any mode) is answered 2.04 over SMS by the engine, which then sends the
 // Update (or Register) over UDP.
 //
+// The Device (3) and Connectivity Monitoring (4) objects read the modem's
+// identity, signal, registration and operator from a cache that one
+// goroutine refreshes beside the driver (modeminfo.go); changed values are
+// notified to observers.
+//
 // It owns the lifecycle of those parts and nothing protocol-specific. It may
 // import config, store, objects, lwm2m and the modem/SMS packages; it must
 // not import cmd or internal/emu.

@@ -128,9 +128,11 @@ type modemCache struct {
 	log      *slog.Logger
 	interval time.Duration // immutable
 
-	mu   sync.Mutex           // guards dev and conn
-	dev  objects.DeviceStatus // guarded by mu
-	conn objects.Connectivity // guarded by mu
+	mu     sync.Mutex           // guards the fields below
+	dev    objects.DeviceStatus // guarded by mu
+	conn   objects.Connectivity // guarded by mu
+	info   modem.Info           // guarded by mu: the last successful read
+	infoAt time.Time            // guarded by mu: when it was read (zero: never)
 }
 
 func newModemCache(log *slog.Logger, interval time.Duration) *modemCache {
@@ -163,6 +165,18 @@ func cloneConnectivity(c objects.Connectivity) objects.Connectivity {
 	return c
 }
 
+// last returns the last successful read and its time; ok is false before
+// the first (or on a nil cache: no modem). The status report uses it
+// instead of asking the modem again.
+func (c *modemCache) last() (in modem.Info, at time.Time, ok bool) {
+	if c == nil {
+		return modem.Info{}, time.Time{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.info, c.infoAt, !c.infoAt.IsZero()
+}
+
 // set stores what one refresh read and returns the resources whose value
 // changed (appeared, disappeared or differ).
 func (c *modemCache) set(in modem.Info) []objects.Path {
@@ -170,6 +184,7 @@ func (c *modemCache) set(in modem.Info) []objects.Path {
 	c.mu.Lock()
 	oldDev, oldConn := c.dev, c.conn
 	c.dev, c.conn = dev, conn
+	c.info, c.infoAt = in, time.Now()
 	c.mu.Unlock()
 
 	var out []objects.Path

@@ -109,6 +109,12 @@ func TestModemCacheChangedPaths(t *testing.T) {
 	c := newModemCache(slog.New(slog.DiscardHandler), time.Hour)
 	in := modem.Info{Manufacturer: "M", Model: "X", Revision: "1", IMEI: "356938035643809", SignalDBm: intp(-73),
 		Registration: modem.Registration{Stat: 1, TAC: 1, CellID: 2, AcT: 7}, MCC: "208", MNC: "15"}
+	if _, _, ok := c.last(); ok {
+		t.Error("last() before any refresh")
+	}
+	if _, _, ok := (*modemCache)(nil).last(); ok {
+		t.Error("last() of no cache")
+	}
 	strs := func(ps []objects.Path) []string {
 		var out []string
 		for _, p := range ps {
@@ -131,6 +137,9 @@ func TestModemCacheChangedPaths(t *testing.T) {
 	in.SignalDBm = nil
 	if got := strs(c.set(in)); !slices.Equal(got, []string{"/4/0/2"}) {
 		t.Errorf("signal lost: %v", got)
+	}
+	if got, at, ok := c.last(); !ok || at.IsZero() || got.SignalDBm != nil || got.IMEI != in.IMEI {
+		t.Errorf("last() = %+v, %v, %v", got, at, ok)
 	}
 	if d := c.DeviceStatus(); d.Serial != "356938035643809" || d.Firmware != "1" {
 		t.Errorf("device status %+v", d)

@@ -123,6 +123,9 @@ func (d *Daemon) Status(ctx context.Context) control.Status {
 // modemInfo returns the modem's signal and operator, asking the modem when
 // the last answer is older than modemInfoMaxAge.
 func (d *Daemon) modemInfo(ctx context.Context) (*int, string) {
+	if in, at, ok := d.info.last(); ok && time.Since(at) < modemInfoMaxAge {
+		return in.SignalDBm, in.Operator // the objects' refresher asked (modeminfo.go)
+	}
 	d.ops.mu.Lock()
 	fresh := time.Since(d.ops.infoAt) < modemInfoMaxAge
 	sig, op := d.ops.signal, d.ops.operator
