@@ -56,9 +56,11 @@ func bearerOf(act int) (code int64, ok bool) {
 }
 
 // connectivityOf turns what the driver read into Connectivity Monitoring
-// values (LwM2M-TS 1.0 App. E.5). IP addresses, router addresses, link
-// utilisation and APNs are not among what the driver reads (no
-// +CGPADDR/+CGDCONT): those resources stay absent.
+// values (LwM2M-TS 1.0 App. E.5). IP addresses and APNs are the modem's
+// PDP contexts' (+CGPADDR, +CGDCONT): on a gateway whose traffic leaves
+// through the modem's data bearer these are its cellular addresses.
+// Router addresses and link utilisation are not among what the driver
+// reads: those resources stay absent.
 func connectivityOf(in modem.Info) objects.Connectivity {
 	var c objects.Connectivity
 	i64 := func(v int64) *int64 { return &v }
@@ -103,6 +105,8 @@ func connectivityOf(in modem.Info) objects.Connectivity {
 			c.LAC = i64(int64(r.TAC))
 		}
 	}
+	c.IPAddresses = slices.Clone(in.IPAddresses)
+	c.APNs = slices.Clone(in.APNs)
 	// +COPS numeric <oper> is MCC (3 digits) ‖ MNC (2 or 3) (TS 27.007
 	// §7.3).
 	if v, err := strconv.ParseInt(in.MCC, 10, 64); err == nil && len(in.MCC) == 3 {
@@ -207,6 +211,8 @@ func (c *modemCache) set(in modem.Info) []objects.Path {
 	cm(1, !slices.Equal(oldConn.AvailableBearers, conn.AvailableBearers))
 	cm(2, ptrDiff(oldConn.RadioSignalStrength, conn.RadioSignalStrength))
 	cm(3, ptrDiff(oldConn.LinkQuality, conn.LinkQuality))
+	cm(4, !slices.Equal(oldConn.IPAddresses, conn.IPAddresses))
+	cm(7, !slices.Equal(oldConn.APNs, conn.APNs))
 	cm(8, ptrDiff(oldConn.CellID, conn.CellID))
 	cm(9, ptrDiff(oldConn.SMNC, conn.SMNC))
 	cm(10, ptrDiff(oldConn.SMCC, conn.SMCC))

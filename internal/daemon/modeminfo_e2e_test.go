@@ -117,6 +117,15 @@ func TestModemValuesInObjects(t *testing.T) {
 		}
 	}
 
+	// Multiple-instance resources read as TLV: the PDP context's address
+	// and APN (+CGPADDR, +CGDCONT).
+	for path, want := range map[string]string{"/4/0/4": emu.PDPAddrV4, "/4/0/7": emu.APN} {
+		r, err := c.Read(w.ctx, path, -1)
+		if err != nil || r.Code != codes.Content || !bytes.Contains(r.Payload, []byte(want)) {
+			t.Errorf("read %s: %v %v, want %s in it", path, r, err, want)
+		}
+	}
+
 	o, err := c.Observe(w.ctx, "/4/0/2", textPlain)
 	if err != nil {
 		t.Fatalf("observe /4/0/2: %v", err)

@@ -36,7 +36,7 @@ func TestConnectivityOf(t *testing.T) {
 		{
 			name: "LTE: RSRP and RSRQ, TAC as LAC",
 			in: modem.Info{SignalDBm: intp(-73), BitErrorRate: intp(0), RSRPDBm: intp(-90), RSRQDB: floatp(-9.5),
-				Registration: lteReg, MCC: "208", MNC: "15"},
+				Registration: lteReg, MCC: "208", MNC: "15", APNs: []string{"emu.apn"}, IPAddresses: []string{"10.64.0.2", "2001:db8::1"}},
 			bearer: int64(6), signal: int64(-90), quality: int64(-10), cell: int64(0x01A2B3C5), lac: int64(0x3C4D),
 			mcc: int64(208), mnc: int64(15),
 		},
@@ -98,7 +98,10 @@ func TestConnectivityOf(t *testing.T) {
 			if !slices.Equal(got.AvailableBearers, wantAvail) {
 				t.Errorf("available bearers %v, want %v", got.AvailableBearers, wantAvail)
 			}
-			if got.IPAddresses != nil || got.APNs != nil || got.RouterIPAddresses != nil || got.LinkUtilization != nil {
+			if !slices.Equal(got.IPAddresses, c.in.IPAddresses) || !slices.Equal(got.APNs, c.in.APNs) {
+				t.Errorf("addresses %q, APNs %q", got.IPAddresses, got.APNs)
+			}
+			if got.RouterIPAddresses != nil || got.LinkUtilization != nil {
 				t.Errorf("values the driver does not read: %+v", got)
 			}
 		})
@@ -137,6 +140,10 @@ func TestModemCacheChangedPaths(t *testing.T) {
 	in.SignalDBm = nil
 	if got := strs(c.set(in)); !slices.Equal(got, []string{"/4/0/2"}) {
 		t.Errorf("signal lost: %v", got)
+	}
+	in.IPAddresses, in.APNs = []string{"10.64.0.2"}, []string{"emu.apn"}
+	if got := strs(c.set(in)); !slices.Equal(got, []string{"/4/0/4", "/4/0/7"}) {
+		t.Errorf("PDP context up: %v", got)
 	}
 	if got, at, ok := c.last(); !ok || at.IsZero() || got.SignalDBm != nil || got.IMEI != in.IMEI {
 		t.Errorf("last() = %+v, %v, %v", got, at, ok)

@@ -3,6 +3,7 @@ package modem_test
 import (
 	"testing"
 
+	emu "github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/modem"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/modem"
 )
 
@@ -28,5 +29,15 @@ func TestCSQDBm(t *testing.T) {
 		if dbm != c.dbm || ok != c.ok {
 			t.Errorf("CSQDBm(%d) = %d, %v; want %d, %v", c.rssi, dbm, ok, c.dbm, c.ok)
 		}
+	}
+}
+
+// TestInfoPDPContexts: Info reads the emulated modem's PDP context.
+func TestInfoPDPContexts(t *testing.T) {
+	r := newRig(t, rigOpt{delivery: modem.DeliveryNone})
+	in, err := r.m.Info(r.ctx)
+	r.must(err)
+	if len(in.APNs) != 1 || in.APNs[0] != emu.APN || len(in.IPAddresses) != 1 || in.IPAddresses[0] != emu.PDPAddrV4 {
+		t.Errorf("PDP contexts: APNs %q, addresses %q", in.APNs, in.IPAddresses)
 	}
 }

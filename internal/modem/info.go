@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -63,6 +64,12 @@ type Info struct {
 	// rsrq/2 − 19.5 dB; nil when 255.
 	RSRPDBm *int     `json:"rsrp_dbm,omitempty"`
 	RSRQDB  *float64 `json:"rsrq_db,omitempty"`
+
+	// APNs are the defined PDP contexts' access point names (+CGDCONT?,
+	// TS 27.007 §10.1.1); IPAddresses the addresses of the contexts that
+	// have one (+CGPADDR, §10.1.14), in context order.
+	APNs        []string `json:"apns,omitempty"`
+	IPAddresses []string `json:"ip_addresses,omitempty"`
 
 	Registration Registration `json:"registration"`
 	Operator     string       `json:"operator,omitempty"`
@@ -169,7 +176,51 @@ func (m *Modem) Info(ctx context.Context) (Info, error) {
 	if f := fieldsOf(q("AT+COPS?", "+COPS:"), "+COPS:"); len(f) >= 3 {
 		in.Operator = f[2]
 	}
+	in.APNs, in.IPAddresses = pdpContexts(q("AT+CGDCONT?", "+CGDCONT:"), q("AT+CGPADDR", "+CGPADDR:"))
 	return in, ferr
+}
+
+// pdpContexts reads the APNs from +CGDCONT: <cid>,<PDP_type>,<APN>,...
+// lines and the addresses from +CGPADDR: <cid>[,<PDP_addr_1>[,<PDP_addr_2>]]
+// lines (TS 27.007 §10.1.1, §10.1.14). An empty or all-zero address (a
+// context not activated) is left out; an IPv6 address in the 27.007
+// default notation (16 dot-separated octets) is converted to the usual
+// text form.
+func pdpContexts(cgdcont, cgpaddr []string) (apns, addrs []string) {
+	for _, l := range cgdcont {
+		if f := splitFields(strings.TrimPrefix(l, "+CGDCONT:")); len(f) >= 3 && f[2] != "" {
+			apns = append(apns, f[2])
+		}
+	}
+	for _, l := range cgpaddr {
+		f := splitFields(strings.TrimPrefix(l, "+CGPADDR:"))
+		for _, a := range f[1:] {
+			if ip, ok := pdpAddr(a); ok {
+				addrs = append(addrs, ip)
+			}
+		}
+	}
+	return apns, addrs
+}
+
+func pdpAddr(a string) (string, bool) {
+	if f := strings.Split(a, "."); len(f) == 16 {
+		var b [16]byte
+		for i, x := range f {
+			v, err := strconv.ParseUint(x, 10, 8)
+			if err != nil {
+				return "", false
+			}
+			b[i] = byte(v)
+		}
+		ip := netip.AddrFrom16(b)
+		return ip.String(), !ip.IsUnspecified()
+	}
+	ip, err := netip.ParseAddr(a)
+	if err != nil || ip.IsUnspecified() {
+		return "", false
+	}
+	return ip.String(), true
 }
 
 // CSQDBm maps a +CSQ <rssi> to dBm (TS 27.007 §8.5): 0 is -113 dBm or

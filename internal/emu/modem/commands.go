@@ -175,6 +175,10 @@ func (m *Modem) execOne(p *pty, body string, q Quirks, cmee int, r *reply) *pduI
 		} else {
 			ok(`+COPS: 0,0,"EMU Telecom",7`)
 		}
+	case body == "+CGDCONT?":
+		ok(cgdcont())
+	case body == "+CGPADDR":
+		ok(cgpaddr())
 	case body == "+CFUN?":
 		ok("+CFUN: 1")
 	case body == "+CFUN=1,1" || body == "Z":

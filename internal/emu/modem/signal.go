@@ -43,3 +43,13 @@ func (s Signal) csq() string { return fmt.Sprintf("+CSQ: %d,%d", s.RSSI, s.BER) 
 // cesq leaves the 2G (<rxlev>, <ber>) and 3G (<rscp>, <ecno>) fields "not
 // known" (99, 99, 255, 255): the emulated modem is on LTE.
 func (s Signal) cesq() string { return fmt.Sprintf("+CESQ: 99,99,255,255,%d,%d", s.RSRQ, s.RSRP) }
+
+// The emulated modem's one PDP context (TS 27.007 §10.1.1, §10.1.14): the
+// APN it is defined with and the address the network gave it.
+const (
+	APN       = "emu.apn"
+	PDPAddrV4 = "10.64.0.2"
+)
+
+func cgdcont() string { return `+CGDCONT: 1,"IP","` + APN + `","0.0.0.0",0,0` }
+func cgpaddr() string { return `+CGPADDR: 1,"` + PDPAddrV4 + `"` }
