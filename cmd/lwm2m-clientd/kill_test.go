@@ -16,6 +16,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -42,7 +43,7 @@ const (
 	killDTLSNr    = "+33600000002" // its server's SMS number
 	killPSKIdent  = "lwm2m-clientd-test"
 	killKills     = 100 // the count
-	killKillsEmul = 10  // under LWM2M_TEST_EXEC (qemu-arm, ~5–10x slower)
+	killKillsEmul = 30  // under LWM2M_TEST_EXEC (qemu-arm: ~0.65 s per start, measured)
 	// killMaxDelay bounds the random kill point after a start: start-up,
 	// session restore, registration and SMS handling all fall inside it.
 	killMaxDelay = 1200 * time.Millisecond
@@ -102,10 +103,19 @@ func TestKillWhileSMSArrive(t *testing.T) {
 	}
 	defer lw.Close()
 	events := lw.Subscribe()
+	// The server side's log, shown when the test fails.
+	srvLog := &logBuffer{grew: make(chan struct{}, 1)}
+	defer func() {
+		if t.Failed() {
+			lines := strings.Split(srvLog.String(), "\n")
+			t.Logf("server SMS side's log (last 60 lines):\n%s", strings.Join(lines[max(0, len(lines)-60):], "\n"))
+		}
+	}()
 	smsSrv, err := server.StartSMS(server.SMSConfig{
 		Network: net, Numbers: map[server.SMSMode]string{server.SMSDTLS: killDTLSNr},
 		PSKIdentity: []byte(killPSKIdent), PSK: killPSK,
 		InitialRTO: 2 * time.Second, RetransmitInterval: time.Second,
+		Log: slog.New(slog.NewTextHandler(srvLog, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	})
 	if err != nil {
 		t.Fatal(err)
