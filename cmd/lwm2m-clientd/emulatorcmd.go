@@ -72,6 +72,7 @@ interrupted. The optional loopback JSON control API:
   POST /sms        {"from":"+...","pdu":"HEX"} or {"from":...,"pid":n,"dcs":n,"udh":"HEX","ud":"HEX"}
   GET  /sms/sent   the SMS the modem submitted (to, pdu, time)
   POST /faults     {"loss":0.1,"duplication":0.05,"delay":"2s","jitter":"1s"}
+  GET  /bridges    SMS and octets each --bridge carried, largest, drops
   POST /modem/unplug, /modem/replug, /modem/reboot   hang up the pty, make a new one
                    at the same link, restart the modem (RDY)
 --bridge MSISDN=udp:HOST:PORT carries SMS to MSISDN as UDP datagrams to HOST:PORT and back.

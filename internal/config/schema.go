@@ -137,7 +137,13 @@ type Server struct {
 	// Lifetime is the registration lifetime (default DefaultLifetime).
 	Lifetime Duration `yaml:"lifetime"`
 	// Binding is the LwM2M 1.0 binding: U, UQ, S, SQ, US or UQS
-	// (default DefaultBinding).
+	// (default DefaultBinding). U, UQ, US and UQS register over UDP (the
+	// uri); with S the server's requests arriving by SMS are answered by
+	// SMS, and US registers over SMS instead while UDP keeps failing (two
+	// attempts in a row), trying UDP again at each Update time. S and SQ
+	// register, update, de-register and notify over SMS in
+	// sms.security_mode; the uri is still required (Security resource 0)
+	// but not dialled.
 	Binding Binding `yaml:"binding"`
 	// NotificationStoring is Server resource 6 (default true).
 	NotificationStoring *bool `yaml:"notification_storing"`

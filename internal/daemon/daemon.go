@@ -76,8 +76,11 @@ type Daemon struct {
 	// smsRegistered holds the Short Server IDs that register over SMS
 	// (binding S or SQ at start-up); written by New only.
 	smsRegistered map[uint16]bool
-	leaseMu       sync.Mutex           // guards leases
-	leases        map[uint16]*smsLease // the registration's current lease per server
+	// ports share the Conn of each server with binding US between
+	// ServeConn and a registration fallen back to SMS; written by New only.
+	ports   map[uint16]*smsPort
+	leaseMu sync.Mutex           // guards leases
+	leases  map[uint16]*smsLease // the registration's current lease per server
 }
 
 // New opens the state directory, builds the object tree (factory bootstrap
@@ -98,7 +101,8 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("daemon: open state directory %s: %w", dir, err)
 	}
-	d := &Daemon{cfg: cfg, opts: opts, log: log, st: st, smsRegistered: map[uint16]bool{}, leases: map[uint16]*smsLease{}}
+	d := &Daemon{cfg: cfg, opts: opts, log: log, st: st, smsRegistered: map[uint16]bool{}, leases: map[uint16]*smsLease{},
+		ports: map[uint16]*smsPort{}}
 	d.ops.notify = sdnotify.New(sdnotify.WithLogger(opts.Logger))
 	factory, err := Factory(cfg)
 	if err != nil {
@@ -149,7 +153,7 @@ func (d *Daemon) newEngine(endpoint, msisdn string) (*lwm2m.Engine, error) {
 	ecfg := d.opts.Engine
 	ecfg.Endpoint = endpoint
 	ecfg.MSISDN = msisdn
-	if d.bind != nil && len(d.smsRegistered) > 0 {
+	if d.bind != nil && len(d.smsRegistered)+len(d.ports) > 0 {
 		ecfg.DialSMS = d.dialSMS
 	}
 	eng, err := lwm2m.New(ecfg, lwm2m.TreeObjects(d.tree), d.opts.Logger)

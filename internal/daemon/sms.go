@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -39,6 +41,10 @@ const (
 	// smsAckRandomFactor is RFC 7252 §4.8's ACK_RANDOM_FACTOR, used for
 	// the queue-mode awake time over SMS.
 	smsAckRandomFactor = 1.5
+	// SMSDeregisterTimeout bounds the De-register over SMS on shutdown: an
+	// SMS round trip takes seconds, and the shipped unit's TimeoutStopSec
+	// (30 s) must still cover it and the modem's shutdown.
+	SMSDeregisterTimeout = 20 * time.Second
 	// identityRetry is how long the daemon waits before asking the modem
 	// again for the IMEI/ICCID the endpoint name needs.
 	identityRetry = 5 * time.Second
@@ -111,6 +117,7 @@ func (d *Daemon) smsRegTransport(m smsbind.Mode) lwm2m.Transport {
 		tr.AckTimeout = ack
 	}
 	tr.RequestTimeout = hs + 2*ack
+	tr.DeregisterTimeout = SMSDeregisterTimeout
 	tr.QueueAwake = lwm2m.MaxTransmitWait(ack, smsAckRandomFactor, 0)
 	if d.opts.SMSQueueAwake > 0 {
 		tr.QueueAwake = d.opts.SMSQueueAwake
@@ -130,6 +137,13 @@ func registersOverSMS(binding string) bool {
 // start-up have one: for them no ServeConn reads the Conn, so the lease is
 // its only reader.
 func (d *Daemon) dialSMS(ctx context.Context, acc lwm2m.Account) (net.Conn, lwm2m.Transport, error) {
+	if p := d.ports[acc.ShortID]; p != nil && fallsBackToSMS(acc.Binding) {
+		c := p.c
+		tr := d.smsRegTransport(c.Mode())
+		l := newSMSLease(c, tr.RequestTimeout)
+		p.acquire(l) // ServeConn lets go of the Conn until the lease closes
+		return l, tr, nil
+	}
 	if !d.smsRegistered[acc.ShortID] {
 		return nil, lwm2m.Transport{}, fmt.Errorf("server %d has no SMS connection for registration (binding %s at start-up; a changed binding takes effect after a restart)", acc.ShortID, acc.Binding)
 	}
@@ -142,9 +156,84 @@ func (d *Daemon) dialSMS(ctx context.Context, acc lwm2m.Account) (net.Conn, lwm2
 	if old := d.leases[acc.ShortID]; old != nil {
 		_ = old.Close() // the engine closed it already; make sure
 	}
-	l := newSMSLease(c)
+	tr := d.smsRegTransport(c.Mode())
+	l := newSMSLease(c, tr.RequestTimeout)
 	d.leases[acc.ShortID] = l
-	return l, d.smsRegTransport(c.Mode()), nil
+	return l, tr, nil
+}
+
+// fallsBackToSMS reports whether a binding registers over UDP but falls
+// back to SMS when UDP keeps failing (the engine decides the same way): US.
+func fallsBackToSMS(binding string) bool { return binding == "US" }
+
+// smsPort shares the smsbind.Conn of a server with binding US between
+// ServeConn, which answers the server's SMS requests while the registration
+// is on UDP, and the registration when it falls back to SMS: exactly one of
+// them reads the Conn at a time.
+type smsPort struct {
+	c *smsbind.Conn
+
+	mu      sync.Mutex
+	held    *smsLease     // guarded by mu: the registration's lease, nil when ServeConn may read
+	serving *smsLease     // guarded by mu: ServeConn's lease
+	changed chan struct{} // guarded by mu: closed and replaced when held changes
+}
+
+// acquire gives the Conn to the registration's lease l until it closes.
+func (p *smsPort) acquire(l *smsLease) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.held = l
+	if p.serving != nil {
+		_ = p.serving.Close()
+	}
+	l.onClose = func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.held == l {
+			p.held = nil
+			close(p.changed)
+			p.changed = make(chan struct{})
+		}
+	}
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+// serve runs ServeConn on the Conn whenever the registration does not hold
+// it, until ctx ends.
+func (p *smsPort) serve(ctx context.Context, eng *lwm2m.Engine, ssid uint16, log *slog.Logger) {
+	for ctx.Err() == nil {
+		p.mu.Lock()
+		held, ch := p.held != nil, p.changed
+		var l *smsLease
+		if !held {
+			l = newSMSLease(p.c, SMSAckTimeout)
+			p.serving = l
+		}
+		p.mu.Unlock()
+		if held {
+			select {
+			case <-ch:
+			case <-ctx.Done():
+			}
+			continue
+		}
+		start := time.Now()
+		if err := eng.ServeConn(ctx, ssid, l, smsTransport); err != nil {
+			log.Error("SMS connection not served", "server_id", ssid, "err", err)
+			return
+		}
+		_ = l.Close()
+		if ctx.Err() == nil && time.Since(start) < time.Second {
+			// The Conn failed at once (it closes only at shutdown):
+			// do not spin.
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}
 }
 
 // smsLease is one registration connection's hold on an smsbind.Conn: reads
@@ -155,13 +244,19 @@ type smsLease struct {
 	c      *smsbind.Conn
 	ctx    context.Context
 	cancel context.CancelFunc
+	// writeTimeout bounds one Write (go-coap passes no deadline down): a
+	// modem that does not come back cannot hold the connection forever.
+	writeTimeout time.Duration
+	// onClose, set before the lease is handed out, runs once on Close.
+	onClose   func()
+	closeOnce sync.Once
 }
 
 var _ net.Conn = (*smsLease)(nil)
 
-func newSMSLease(c *smsbind.Conn) *smsLease {
+func newSMSLease(c *smsbind.Conn, writeTimeout time.Duration) *smsLease {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &smsLease{c: c, ctx: ctx, cancel: cancel}
+	return &smsLease{c: c, ctx: ctx, cancel: cancel, writeTimeout: writeTimeout}
 }
 
 func (l *smsLease) closedErr(err error) error {
@@ -186,14 +281,27 @@ func (l *smsLease) Read(b []byte) (int, error) {
 
 // Write sends one CoAP message to the server.
 func (l *smsLease) Write(b []byte) (int, error) {
-	if err := l.c.WriteMessage(l.ctx, b); err != nil {
+	ctx, cancel := context.WithTimeout(l.ctx, l.writeTimeout)
+	defer cancel()
+	if err := l.c.WriteMessage(ctx, b); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && l.ctx.Err() == nil {
+			return 0, os.ErrDeadlineExceeded
+		}
 		return 0, l.closedErr(err)
 	}
 	return len(b), nil
 }
 
 // Close ends the lease (idempotent); the Conn stays.
-func (l *smsLease) Close() error { l.cancel(); return nil }
+func (l *smsLease) Close() error {
+	l.closeOnce.Do(func() {
+		l.cancel()
+		if l.onClose != nil {
+			l.onClose()
+		}
+	})
+	return nil
+}
 
 func (l *smsLease) LocalAddr() net.Addr  { return l.c.LocalAddr() }
 func (l *smsLease) RemoteAddr() net.Addr { return l.c.RemoteAddr() }
@@ -314,6 +422,11 @@ func (d *Daemon) newSMS() error {
 			if registersOverSMS(a.Binding) {
 				d.smsRegistered[a.ShortServerID] = true
 				d.log.Info("server registers over SMS", "server_id", a.ShortServerID, "binding", a.Binding)
+			}
+			if fallsBackToSMS(a.Binding) {
+				if c, err := d.bind.Conn(int(a.ShortServerID)); err == nil {
+					d.ports[a.ShortServerID] = &smsPort{c: c, changed: make(chan struct{})}
+				}
 			}
 		}
 	}
@@ -448,6 +561,10 @@ func (d *Daemon) runWithModem(ctx context.Context, ready func()) error {
 			ssid := uint16(c.ServerID())
 			if d.smsRegistered[ssid] {
 				continue // the registration's own connection reads this Conn
+			}
+			if p := d.ports[ssid]; p != nil { // US: shared with a fallback registration
+				wg.Go(func() { p.serve(svcCtx, eng, ssid, d.log) })
+				continue
 			}
 			wg.Go(func() {
 				if err := eng.ServeConn(svcCtx, ssid, datagramConn{Conn: c, log: d.log, ssid: ssid}, smsTransport); err != nil {

@@ -10,6 +10,7 @@ package daemon_test
 
 import (
 	"context"
+	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,9 +27,11 @@ import (
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/network"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/server"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/sim"
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/lwm2m"
 	mdm "github.com/lwm2m-clientd/lwm2m-clientd/internal/modem"
 	sp "github.com/lwm2m-clientd/lwm2m-clientd/internal/securedpacket"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/smsbind"
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/smsdtls"
 )
 
 // regWorld is the emulated world with the emulated server answering SMS.
@@ -251,11 +254,20 @@ func TestSMSRegistration(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Observe over SMS: %v", err)
 			}
+			before = w.sms.Stats()[sm]
 			select {
 			case n := <-o.C():
-				t.Logf("%s: notification over SMS: seq %d, %q", mode, n.Seq, n.Payload)
+				after = w.sms.Stats()[sm]
+				t.Logf("%s: notification over SMS: seq %d, %q (%d SMS in, %d out: NON)", mode, n.Seq, n.Payload, after.In-before.In, after.Out-before.Out)
 			case <-w.ctx.Done():
 				t.Fatal("no notification over SMS")
+			}
+			// Cancel (RFC 7641 §3.6) before the Update: no notification
+			// crosses the next exchanges (secured packets that overtake one
+			// another are refused by the counter check, and nothing
+			// retransmits over SMS).
+			if r, err := o.Cancel(w.ctx); err != nil || r.Code != codes.Content {
+				t.Fatalf("cancel observation over SMS: %v %v", r, err)
 			}
 
 			before = w.sms.Stats()[sm]
@@ -441,4 +453,148 @@ func TestSMSRegistrationLongLinks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSMSOnlyDTLSConfigThroughBridge runs the shipped configs/sms-only-dtls.yaml
+// as `lwm2m-clientd emulator --bridge` would carry it: the server's SMS
+// number is bridged to a DTLS LwM2M server on loopback UDP (handshake MTU
+// 115, so every datagram fits one SMS). The client registers, is read and
+// de-registers over DTLS over SMS through the bridge.
+func TestSMSOnlyDTLSConfigThroughBridge(t *testing.T) {
+	checkLeaks(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	nw := network.New(network.Config{Log: testLog().With("side", "net"), Seed: 1})
+	prof, err := sim.LoadProfile("../../configs/emulator-sim.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	card, err := sim.New(prof, sim.Options{Logger: testLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(t.TempDir(), "ttyEMU")
+	em, err := modem.New(modem.Config{Link: link, Number: deviceNumber, SIM: card, Network: nw, Log: testLog().With("side", "emu")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nw.Attach(deviceNumber, em)
+	srv, err := server.Start(server.Config{PSK: map[string][]byte{"lwm2m-clientd-test": dtlsKey}, MTU: smsdtls.HandshakeMTU,
+		RequestTimeout: 30 * time.Second, Log: testLog().With("side", "server")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := srv.Subscribe()
+	defer func() {
+		srv.Close()
+		em.Close()
+		nw.Close()
+	}()
+	peer, err := net.ResolveUDPAddr("udp", strings.TrimPrefix(srv.URI(), "coaps://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nw.Bridge(dtlsNumber, peer, deviceNumber); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load("../../configs/sms-only-dtls.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := daemon.New(cfg, daemon.Options{StateDir: t.TempDir(), ModemPort: link, Logger: testLog(), SMSInitialRTO: 2 * time.Second,
+		ModemOptions: []mdm.Option{mdm.WithReconnectBackoff(10*time.Millisecond, 200*time.Millisecond)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- d.Run(rctx) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	next := func(k server.EventKind) server.Event {
+		t.Helper()
+		for {
+			select {
+			case ev := <-events:
+				if ev.Kind == k {
+					return ev
+				}
+			case <-ctx.Done():
+				t.Fatalf("no %s event", k)
+			}
+		}
+	}
+	reg := next(server.Registered)
+	if reg.Query["b"] != "S" || reg.Query["sms"] != strings.TrimPrefix(deviceNumber, "+") {
+		t.Errorf("register %v", reg.Query)
+	}
+	r, err := srv.Client(reg.Endpoint).Read(ctx, "/3/0", -1)
+	if err != nil || r.Code != codes.Content {
+		t.Fatalf("read through the bridge: %v %v", r, err)
+	}
+	stop()
+	next(server.Deregistered)
+	bs, _ := nw.BridgeStats(dtlsNumber)
+	if bs.LargestToPeer > atpdu.MaxUDOctets || bs.LargestFromPeer > atpdu.MaxUDOctets || bs.DroppedOversize != 0 || bs.DroppedIncompatible != 0 {
+		t.Errorf("bridge %+v", bs)
+	}
+	out, in, largest := bs.ToPeer, bs.FromPeer, max(bs.LargestToPeer, bs.LargestFromPeer)
+	t.Logf("binding S over DTLS through the bridge: handshake, Register, Read /3/0 (%d octets), De-register: %d SMS from the device, %d to it, largest %d octets",
+		len(r.Payload), out, in, largest)
+}
+
+// TestSMSFallbackUS: binding US with the UDP server unreachable. After
+// lwm2m.SMSFallbackAfter failed attempts over UDP the client registers over
+// SMS (DTLS), is read over SMS on that registration's connection, and
+// de-registers over SMS; before that, the SMS connection was ServeConn's.
+func TestSMSFallbackUS(t *testing.T) {
+	w := newRegWorld(t)
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "coap://" + pc.LocalAddr().String() // nothing answers there
+	defer pc.Close()
+	cfg, err := config.Load("../../configs/sms-dtls.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Servers[0].Binding = "US"
+	cfg.Servers[0].URI = dead
+	d, err := daemon.New(cfg, daemon.Options{
+		StateDir: w.dir, ModemPort: w.link, Logger: testLog(), SMSInitialRTO: 2 * time.Second,
+		Engine:       lwm2m.Config{RequestTimeout: 300 * time.Millisecond, RetryInitial: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond},
+		ModemOptions: []mdm.Option{mdm.WithReconnectBackoff(10*time.Millisecond, 200*time.Millisecond)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(w.ctx)
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	reg := w.next(server.Registered)
+	if reg.Query["b"] != "US" || reg.Query["sms"] != strings.TrimPrefix(deviceNumber, "+") {
+		t.Errorf("register %v", reg.Query)
+	}
+	if st := d.Engine().State(); st[0].URI != dead {
+		t.Errorf("state %+v", st)
+	}
+	r, err := w.srv.Client(reg.Endpoint).Read(w.ctx, "/3/0/0", -1)
+	if err != nil || r.Code != codes.Content {
+		t.Fatalf("read over the SMS fallback: %v %v", r, err)
+	}
+	cancel()
+	w.next(server.Deregistered)
+	st := w.sms.Stats()[server.SMSDTLS]
+	t.Logf("US fallback over DTLS: %d SMS in, %d out (handshake %d/%d), largest %d", st.In, st.Out, st.HandshakeIn, st.HandshakeOut, st.Largest)
 }

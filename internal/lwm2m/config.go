@@ -49,6 +49,10 @@ const (
 	// MinUpdateMargin is the least time before the lifetime ends at which
 	// the Update is sent: one MAX_TRANSMIT_WAIT so retransmissions fit.
 	MinUpdateMargin = DefaultMaxTransmitWait
+	// ConfirmableNotifyInterval: over SMS notifications go NON, with a CON
+	// at least this often so that a server that lost interest can say so
+	// (RFC 7641 §4.5: "at least every 24 hours").
+	ConfirmableNotifyInterval = 24 * time.Hour
 	// MaxStoredNotifications bounds the notifications stored per server
 	// while offline; the oldest are dropped first (and logged).
 	MaxStoredNotifications = 256

@@ -100,6 +100,9 @@ type Transport struct {
 	// QueueAwake is the queue-mode awake time on this transport (LwM2M-TS
 	// 1.0 §8.3: MAX_TRANSMIT_WAIT of its parameters).
 	QueueAwake time.Duration
+	// DeregisterTimeout bounds the De-register on shutdown on this
+	// transport (an SMS round trip takes longer than a UDP one).
+	DeregisterTimeout time.Duration
 }
 
 // withTransport returns cfg with tr's non-zero settings applied.
@@ -121,6 +124,9 @@ func (c Config) withTransport(tr Transport) Config {
 	}
 	if tr.QueueAwake > 0 {
 		c.QueueAwake = tr.QueueAwake
+	}
+	if tr.DeregisterTimeout > 0 {
+		c.DeregisterTimeout = tr.DeregisterTimeout
 	}
 	c.tokenLength = min(max(tr.TokenLength, 0), 8)
 	c.maxDatagram = max(tr.MaxDatagram, 0)

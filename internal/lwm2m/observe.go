@@ -3,6 +3,7 @@ package lwm2m
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strconv"
 	"sync"
 	"time"
@@ -28,6 +29,22 @@ type observation struct {
 	dirty    bool     // a change was reported since lastSent
 }
 
+// sendLock is a mutex whose lock gives up when a context ends: over SMS one
+// exchange can take minutes, and a shutdown or an Update must not wait
+// behind it without bound.
+type sendLock chan struct{}
+
+func (l sendLock) lock(ctx context.Context) error {
+	select {
+	case l <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("wait for the exchange in progress: %w", ctx.Err())
+	}
+}
+
+func (l sendLock) unlock() { <-l }
+
 // note is a notification waiting for the server to be reachable.
 type note struct {
 	token  message.Token
@@ -46,7 +63,7 @@ type observer struct {
 	// sendMu serialises the client's own exchanges on the connection
 	// (Register/Update/De-register and notifications): NSTART = 1
 	// (RFC 7252 §4.7), and it keeps the MID tagging exact.
-	sendMu *sync.Mutex
+	sendMu sendLock
 
 	mu       sync.Mutex              // guards the fields below
 	obs      map[string]*observation // by token
@@ -57,6 +74,8 @@ type observer struct {
 	stored   []note                  // notifications kept while offline
 	sent     func()                  // called after a notification went out
 	timeout  time.Duration           // bounds one notification exchange (the connection's RequestTimeout)
+	non      bool                    // NON notifications (SMS), with a CON every ConfirmableNotifyInterval
+	lastCON  time.Time               // when the last CON notification was acknowledged
 }
 
 func newObserver(e *Engine, acc Account, sent func()) *observer {
@@ -65,7 +84,7 @@ func newObserver(e *Engine, acc Account, sent func()) *observer {
 		kick:   make(chan struct{}, 1),
 		obs:    map[string]*observation{},
 		mids:   map[int32]string{},
-		sendMu: &sync.Mutex{},
+		sendMu: make(sendLock, 1),
 	}
 }
 
@@ -84,11 +103,15 @@ func (o *observer) setOnline(cc *udpclient.Conn, acc Account) {
 	o.poke()
 }
 
-// setTimeout sets the bound of one notification exchange (the current
-// connection's request timeout: SMS-sized on an SMS connection).
-func (o *observer) setTimeout(d time.Duration) {
+// setTransport sets the bound of one notification exchange (the current
+// connection's request timeout: SMS-sized on an SMS connection) and whether
+// notifications go NON.
+func (o *observer) setTransport(d time.Duration, non bool) {
 	o.mu.Lock()
-	o.timeout = d
+	o.timeout, o.non = d, non
+	if non && o.lastCON.IsZero() {
+		o.lastCON = o.e.clock.Now() // the first CON one interval from now
+	}
 	o.mu.Unlock()
 }
 
@@ -394,11 +417,20 @@ func (o *observer) flush(ctx context.Context) {
 	}
 }
 
-// send writes one notification as a CON 2.05 with the observation's token
-// and Observe sequence, remembering its MID so an RST can cancel it.
+// send writes one notification as a 2.05 with the observation's token and
+// Observe sequence, remembering its MID so an RST can cancel it. It is a
+// CON, except over SMS: there an ACK costs an SMS, nothing retransmits a
+// lost one (LwM2M-TS 1.0 §8.6.2) and the wait for it would hold up the
+// registration's own exchanges, so notifications go NON (allowed for Notify,
+// LwM2M-TS 1.0 §8.2) with a CON at least every ConfirmableNotifyInterval
+// (RFC 7641 §4.5).
 func (o *observer) send(ctx context.Context, cc *udpclient.Conn, n note) error {
 	o.mu.Lock()
 	timeout := o.timeout
+	typ := message.Confirmable
+	if o.non && o.e.clock.Now().Sub(o.lastCON) < ConfirmableNotifyInterval {
+		typ = message.NonConfirmable
+	}
 	o.mu.Unlock()
 	if timeout <= 0 {
 		timeout = o.e.cfg.RequestTimeout
@@ -410,7 +442,7 @@ func (o *observer) send(ctx context.Context, cc *udpclient.Conn, n note) error {
 	msg.SetCode(codes.Content)
 	msg.SetToken(n.token)
 	msg.SetObserve(n.seq)
-	msg.SetType(message.Confirmable)
+	msg.SetType(typ)
 	if n.format != FormatNone {
 		msg.SetContentFormat(message.MediaType(n.format))
 	}
@@ -423,8 +455,10 @@ func (o *observer) send(ctx context.Context, cc *udpclient.Conn, n note) error {
 	// writeMessage: UpsertMessageID(cc.GetMessageID())). Under sendMu
 	// nothing else of ours takes one in between, so both mid and mid+1
 	// are tagged with the token.
-	o.sendMu.Lock()
-	defer o.sendMu.Unlock()
+	if err := o.sendMu.lock(ctx); err != nil {
+		return err
+	}
+	defer o.sendMu.unlock()
 	mid := cc.GetMessageID()
 	msg.SetMessageID(mid)
 	o.mu.Lock()
@@ -437,9 +471,14 @@ func (o *observer) send(ctx context.Context, cc *udpclient.Conn, n note) error {
 		o.midOrder = o.midOrder[1:]
 	}
 	o.mu.Unlock()
-	o.e.log.Debug("sending notification", "server_id", o.ssid, "token", n.token.String(), "seq", n.seq)
+	o.e.log.Debug("sending notification", "server_id", o.ssid, "token", n.token.String(), "seq", n.seq, "type", typ.String())
 	if err := cc.WriteMessage(msg); err != nil {
 		return err
+	}
+	if typ == message.Confirmable {
+		o.mu.Lock()
+		o.lastCON = o.e.clock.Now()
+		o.mu.Unlock()
 	}
 	if o.sent != nil {
 		o.sent()

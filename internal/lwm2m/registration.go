@@ -256,11 +256,17 @@ func (r *registration) connecting(ctx context.Context) regState {
 	}
 	r.closeConn()
 	r.refreshAccount()
+	prevSMS := r.sms
 	if r.e.cfg.DialSMS != nil && registersOverSMS(r.acc.Binding) {
-		return r.connectSMS(ctx)
+		return r.connectSMS(ctx, prevSMS)
+	}
+	if r.e.cfg.DialSMS != nil && fallsBackToSMS(r.acc.Binding) && r.failures >= SMSFallbackAfter {
+		r.e.log.Warn("registration over UDP keeps failing: registering over SMS", "server_id", r.acc.ShortID,
+			"binding", r.acc.Binding, "failures", r.failures)
+		return r.connectSMS(ctx, prevSMS)
 	}
 	r.sms, r.tcfg = false, r.e.cfg
-	r.obs.setTimeout(r.tcfg.RequestTimeout)
+	r.obs.setTransport(r.tcfg.RequestTimeout, false)
 	opts, err := r.e.coapOptions(r.e.serveCoAP(r))
 	if err != nil {
 		return r.fail(stateConnecting, "coap options: %w", err)
@@ -280,7 +286,7 @@ func (r *registration) connecting(ctx context.Context) regState {
 	}
 	r.touched()
 	_, secure, _ := splitURI(r.acc.URI)
-	if r.wake && !secure && r.location != "" {
+	if r.wake && !secure && r.location != "" && !prevSMS {
 		// Same socket address, no security session: an Update is enough.
 		r.wake = false
 		r.obs.setOnline(cc, r.acc)
@@ -292,19 +298,19 @@ func (r *registration) connecting(ctx context.Context) regState {
 	return stateRegistering
 }
 
-// connectSMS opens the account's SMS connection (bindings S and SQ). The
-// client's address (its MSISDN) and a DTLS-over-SMS session outlive the
+// connectSMS opens the account's SMS connection (bindings S and SQ, and US
+// after SMSFallbackAfter failures over UDP). The client's address (its MSISDN) and a DTLS-over-SMS session outlive the
 // connection, so with a registration in place (a queue-mode wake-up, a
 // connection go-coap closed after a failed write) an Update is enough; the
 // server answers 4.04 if it lost the registration, and the client
 // registers again.
-func (r *registration) connectSMS(ctx context.Context) regState {
+func (r *registration) connectSMS(ctx context.Context, prevSMS bool) regState {
 	conn, tr, err := r.e.cfg.DialSMS(ctx, r.acc)
 	if err != nil {
 		return r.fail(stateConnecting, "open the SMS connection for server %d: %w", r.acc.ShortID, err)
 	}
 	r.sms, r.tcfg = true, r.e.cfg.withTransport(tr)
-	r.obs.setTimeout(r.tcfg.RequestTimeout)
+	r.obs.setTransport(r.tcfg.RequestTimeout, true)
 	opts, err := r.e.coapOptionsFor(r.tcfg, r.e.serveCoAP(r))
 	if err != nil {
 		_ = conn.Close()
@@ -315,10 +321,12 @@ func (r *registration) connectSMS(ctx context.Context) regState {
 	r.conn, r.connDone = cc, cc.Done()
 	r.touched()
 	r.wake = false
-	if r.location != "" {
+	if r.location != "" && prevSMS {
 		r.obs.setOnline(cc, r.acc)
 		return stateUpdating
 	}
+	// First SMS connection, or a fallback from UDP: a fresh Register on
+	// the new transport.
 	return stateRegistering
 }
 
@@ -340,7 +348,7 @@ func (r *registration) exchangeContext(ctx context.Context) (context.Context, co
 	var mu sync.Mutex
 	stop := context.AfterFunc(ctx, func() {
 		mu.Lock()
-		t = time.AfterFunc(r.e.cfg.DeregisterTimeout, cancel)
+		t = time.AfterFunc(r.tcfg.DeregisterTimeout, cancel)
 		mu.Unlock()
 	})
 	return rctx, func() {
@@ -358,8 +366,10 @@ func (r *registration) exchangeContext(ctx context.Context) (context.Context, co
 // with the queries and, when links is non-nil, the CoRE links; on the SMS
 // connection block-wise when it does not fit one SMS (sms.go).
 func (r *registration) post(ctx context.Context, path string, q []string, links []byte) (regAnswer, error) {
-	r.obs.sendMu.Lock()
-	defer r.obs.sendMu.Unlock()
+	if err := r.obs.sendMu.lock(ctx); err != nil {
+		return regAnswer{}, err
+	}
+	defer r.obs.sendMu.unlock()
 	if r.sms && links != nil {
 		opts := queryOpts(q)
 		cf := message.Option{ID: message.ContentFormat, Value: []byte{byte(message.AppLinkFormat)}}
@@ -492,6 +502,13 @@ func (r *registration) registered(ctx context.Context) regState {
 	case <-ctx.Done():
 		return stateDeregistering
 	case <-upd.C():
+		if r.sms && !registersOverSMS(r.acc.Binding) {
+			// Registered over SMS as a fallback (US): try UDP again
+			// rather than Update; the SMS registration stays valid at
+			// the server while UDP is tried.
+			r.e.log.Info("registered over SMS as a fallback: trying UDP again", "server_id", r.acc.ShortID)
+			return stateConnecting
+		}
 		return stateUpdating
 	case <-r.trigger:
 		r.e.log.Info("registration update triggered", "server_id", r.acc.ShortID)
@@ -685,13 +702,16 @@ func (r *registration) deregister() {
 	if r.conn == nil || r.location == "" {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), r.e.cfg.DeregisterTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), r.tcfg.DeregisterTimeout)
 	defer cancel()
 	loc := r.location
 	r.location = ""
-	r.obs.sendMu.Lock()
+	if err := r.obs.sendMu.lock(ctx); err != nil {
+		r.e.log.Warn("de-register not sent", "server_id", r.acc.ShortID, "location", loc, "err", err)
+		return
+	}
 	resp, err := r.conn.Delete(ctx, loc)
-	r.obs.sendMu.Unlock()
+	r.obs.sendMu.unlock()
 	if err != nil {
 		r.e.log.Warn("de-register failed", "server_id", r.acc.ShortID, "location", loc, "err", err)
 		return

@@ -46,6 +46,16 @@ func registersOverSMS(binding string) bool {
 	return strings.Contains(binding, "S") && !strings.Contains(binding, "U")
 }
 
+// SMSFallbackAfter is how many registration failures in a row over UDP make
+// a US client register over SMS instead (PROJECT DEFAULT; LwM2M-TS 1.0
+// §5.3.1.1 Table 8: with US the client may use either transport).
+const SMSFallbackAfter = 2
+
+// fallsBackToSMS reports whether a binding registers over UDP but may fall
+// back to SMS when UDP keeps failing: US. (UQS uses SMS for the server's
+// requests and the trigger; its registration stays on UDP.)
+func fallsBackToSMS(binding string) bool { return binding == "US" }
+
 // newTokenSource returns a go-coap token generator of n-octet tokens: a
 // counter from a random start, so tokens of one connection do not repeat
 // within 2^(8n) requests (RFC 7252 §5.3.1 asks only for uniqueness among

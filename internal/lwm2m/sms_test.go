@@ -11,8 +11,11 @@ import (
 
 	"github.com/plgd-dev/go-coap/v3/message"
 	"github.com/plgd-dev/go-coap/v3/message/codes"
+	"github.com/plgd-dev/go-coap/v3/udp"
+	udpclient "github.com/plgd-dev/go-coap/v3/udp/client"
 	"github.com/plgd-dev/go-coap/v3/udp/coder"
 
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/server"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/lwm2m"
 )
 
@@ -268,4 +271,73 @@ func TestSMSNoRetransmission(t *testing.T) {
 	if n != 1 {
 		t.Errorf("the Register went out %d times over SMS, want once", n)
 	}
+}
+
+// TestSMSFallbackUSAndBack: binding US. While UDP fails the client registers
+// over SMS after SMSFallbackAfter attempts; at its Update time it tries UDP
+// again and registers there once UDP works.
+func TestSMSFallbackUSAndBack(t *testing.T) {
+	checkLeaks(t)
+	ctx := testCtx(t, 20*time.Second)
+	var mu sync.Mutex
+	udpDown := true
+	udpTries := 0
+	dial := func(ctx context.Context, acc lwm2m.Account, opts ...udp.Option) (*udpclient.Conn, error) {
+		mu.Lock()
+		udpTries++
+		down := udpDown
+		mu.Unlock()
+		if down {
+			return nil, fmt.Errorf("network unreachable (test)")
+		}
+		c, err := net.Dial("udp", strings.TrimPrefix(acc.URI, "coap://"))
+		if err != nil {
+			return nil, err
+		}
+		return lwm2m.ConnClient(c, opts...), nil
+	}
+	link := newSMSLink()
+	smsRegistered := make(chan struct{})
+	go func() { // the server's SMS side
+		for {
+			select {
+			case b := <-link.toServer:
+				m := decode(t, b)
+				switch m.Code {
+				case codes.POST:
+					qs, _ := m.Options.Queries()
+					if !strings.Contains(strings.Join(qs, "&"), "b=US") {
+						t.Errorf("SMS Register %v", qs)
+					}
+					link.reply(t, ack(m, codes.Created, message.Options{{ID: message.LocationPath, Value: []byte("rd")}, {ID: message.LocationPath, Value: []byte("9")}}))
+					mu.Lock()
+					udpDown = false // UDP comes back meanwhile
+					mu.Unlock()
+					close(smsRegistered)
+				default:
+					link.reply(t, ack(m, codes.Deleted, nil))
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	r := startRig(t, false, 2, "US", lwm2m.Config{Dial: dial, DialSMS: link.dial(smsTransport(140)), RetryInitial: 10 * time.Millisecond})
+	select {
+	case <-smsRegistered:
+	case <-ctx.Done():
+		t.Fatal("no Register over SMS")
+	}
+	mu.Lock()
+	tries := udpTries
+	mu.Unlock()
+	if tries != lwm2m.SMSFallbackAfter {
+		t.Errorf("%d UDP attempts before the SMS fallback, want %d", tries, lwm2m.SMSFallbackAfter)
+	}
+	ev := waitEvent(t, ctx, r.events, kind(server.Registered)) // back on UDP at the Update time
+	if ev.Query["b"] != "US" {
+		t.Errorf("UDP Register %v", ev.Query)
+	}
+	r.stop(t)
+	waitEvent(t, ctx, r.events, kind(server.Deregistered))
 }

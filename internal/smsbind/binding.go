@@ -205,6 +205,16 @@ func (b *Binding) Stats() Stats {
 	return st
 }
 
+// DTLSState returns where the DTLS session of a mode-1 server stands.
+func (b *Binding) DTLSState(serverID int) (smsdtls.State, bool) {
+	for _, s := range b.servers {
+		if s.cfg.ID == serverID && s.dtls != nil {
+			return s.dtls.State(), true
+		}
+	}
+	return smsdtls.StateIdle, false
+}
+
 // DTLSStats returns the DTLS session counters of a mode-1 server.
 func (b *Binding) DTLSStats(serverID int) (smsdtls.Stats, bool) {
 	for _, s := range b.servers {
@@ -403,11 +413,26 @@ func (b *Binding) route(ctx context.Context, sms SMS, d atpdu.Deliver) error {
 			s.log.Debug("SMS dropped: not 8-bit data without header", "dcs", byte(d.DCS), "udhi", d.UDHI)
 			return nil
 		}
-		if !b.allow(s) {
+		if mode == ModeNoSec {
+			if b.allow(s) {
+				b.accept(s, d.UD)
+			}
 			return nil
 		}
-		if mode == ModeNoSec {
-			b.accept(s, d.UD)
+		// With an established session, a record the session does not
+		// authenticate costs the device no SMS (dropped without reply;
+		// re-handshakes have their own limit in smsdtls), so only
+		// authenticated records are charged: whoever forges the server's
+		// number cannot use up the server's budget and starve its
+		// triggers. During a handshake every record may be answered, so
+		// each is charged up front.
+		afterAuth := s.dtls.State() == smsdtls.StateEstablished
+		if afterAuth && !b.lim.check(s.cfg.Number) {
+			b.st.add(mode, cRate)
+			s.log.Debug("SMS dropped: rate limit")
+			return nil
+		}
+		if !afterAuth && !b.allow(s) {
 			return nil
 		}
 		before := s.dtls.Stats()
@@ -416,6 +441,9 @@ func (b *Binding) route(ctx context.Context, sms SMS, d atpdu.Deliver) error {
 			b.st.add(mode, cBadly)
 			s.log.Debug("SMS dropped: DTLS record not authenticated or replayed", "size", len(d.UD))
 			return nil
+		}
+		if afterAuth {
+			b.lim.take(s.cfg.Number)
 		}
 		s.wakeReader()
 		return nil

@@ -135,6 +135,8 @@ type worldOpts struct {
 	// interval and attempts (zero: the network's defaults).
 	netRetry    time.Duration
 	netAttempts int
+	// seed of the network's faults (zero: 1).
+	seed uint64
 }
 
 func newWorldWith(t *testing.T, o worldOpts) *world {
@@ -143,7 +145,10 @@ func newWorldWith(t *testing.T, o worldOpts) *world {
 	checkLeaks(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	w := &world{t: t, ctx: ctx, clk: newFakeClock(), handled: make(chan struct{}, 1000), dl: make(chan bool, 100), boxes: map[string]*inbox{}}
-	w.net = network.New(network.Config{Log: testLog(t).With("side", "net"), Seed: 1, RetryInterval: o.netRetry, MaxAttempts: o.netAttempts})
+	if o.seed == 0 {
+		o.seed = 1
+	}
+	w.net = network.New(network.Config{Log: testLog(t).With("side", "net"), Seed: o.seed, RetryInterval: o.netRetry, MaxAttempts: o.netAttempts})
 	prof, err := sim.LoadProfile("../../configs/emulator-sim.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -460,6 +465,12 @@ func TestE2EDTLS(t *testing.T) {
 	w := newWorld(t, false)
 	srv := newDTLSServer(w)
 	c, _ := w.b.Conn(2)
+	if st, ok := w.b.DTLSState(2); !ok || st != smsdtls.StateIdle {
+		t.Errorf("DTLS state before Open: %v %v", st, ok)
+	}
+	if _, ok := w.b.DTLSState(1); ok {
+		t.Error("a NoSec server has a DTLS state")
+	}
 	hsDone := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(w.ctx, 60*time.Second)
@@ -471,6 +482,9 @@ func TestE2EDTLS(t *testing.T) {
 	}
 	if err := <-hsDone; err != nil {
 		t.Fatalf("server handshake: %v", err)
+	}
+	if st, _ := w.b.DTLSState(2); st != smsdtls.StateEstablished {
+		t.Errorf("DTLS state after Open: %v", st)
 	}
 	// Issue 8: a full handshake with HelloVerifyRequest costs at most 6 SMS.
 	devHS, srvHS := len(w.deviceSent()), srv.sent()
@@ -517,27 +531,21 @@ func TestE2EDTLS(t *testing.T) {
 		t.Errorf("a status report changed the DTLS session: %+v → %+v", dst0, dst)
 	}
 
-	// The server lost its session and asks for a new one with a
-	// HelloRequest: one new handshake. Records the session cannot
-	// authenticate may start at most one such handshake per
-	// RehandshakeInterval (10 min), so for the next 10 minutes a forged
-	// record costs nothing.
-	srv2 := newDTLSServer(w)
-	srv = srv2
-	hsDone = make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(w.ctx, 60*time.Second)
-		defer cancel()
-		hsDone <- srv2.conn.HandshakeContext(ctx)
-	}()
+	// A HelloRequest from the server's number asks for a new session, but
+	// the session is younger than RehandshakeInterval (10 min, counted from
+	// the first handshake): anyone can forge one, so it is suppressed,
+	// nothing is sent and the session keeps working. (smsdtls tests the
+	// renewal after the interval with a fake clock.)
+	sentBefore := len(w.deviceSent())
 	w.from(dtlsNumber, eightBit(helloRequest))
-	if err := <-hsDone; err != nil {
-		t.Fatalf("handshake after the HelloRequest: %v", err)
-	}
-	w.trigger(srv)
-	if dst, _ := w.b.DTLSStats(2); dst.Handshakes != 2 {
+	w.waitHandled(1)
+	if dst, _ := w.b.DTLSStats(2); dst.Handshakes != 1 || dst.RehandshakesSuppressed != 1 {
 		t.Errorf("after the HelloRequest: %+v", dst)
 	}
+	if n := len(w.deviceSent()) - sentBefore; n != 0 {
+		t.Errorf("a HelloRequest within the interval made the device send %d SMS", n)
+	}
+	w.trigger(srv)
 	w.drainHandled()
 	w.clk.Advance(time.Minute) // refill the per-sender rate limit (10 SMS so far)
 	before = len(w.deviceSent())
@@ -569,7 +577,7 @@ func TestE2EDTLS(t *testing.T) {
 	if st.StatusReports != 1 || st.DTLS.Received != st0.DTLS.Received+2 {
 		t.Errorf("stats %+v", st)
 	}
-	if dst, _ := w.b.DTLSStats(2); dst.Handshakes != 2 || dst.RehandshakesSuppressed != 1 || dst.Replayed != 1 {
+	if dst, _ := w.b.DTLSStats(2); dst.Handshakes != 1 || dst.RehandshakesSuppressed != 2 || dst.Replayed != 1 {
 		t.Errorf("DTLS stats after the bad records %+v", dst)
 	}
 	// Tampered and replayed are both badly protected.
@@ -834,5 +842,54 @@ func TestE2EDTLSLossAndRestart(t *testing.T) {
 	}
 	if st, _ := w.b.DTLSStats(2); st.Handshakes != 0 || st.Restores != 1 {
 		t.Errorf("after restart: %+v", st)
+	}
+}
+
+// TestE2EDTLSForgedRecordsDoNotStarve: with an established session, records
+// that the session does not authenticate are dropped without being charged
+// to the server's rate limit, so a forger of the server's number cannot use
+// up the budget (DefaultPerSenderCount a minute) and starve a genuine
+// trigger; unauthenticated SMS never reach the engine either way.
+func TestE2EDTLSForgedRecordsDoNotStarve(t *testing.T) {
+	w := newWorld(t, false)
+	srv := newDTLSServer(w)
+	c, _ := w.b.Conn(2)
+	hsDone := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(w.ctx, 60*time.Second)
+		defer cancel()
+		hsDone <- srv.conn.HandshakeContext(ctx)
+	}()
+	if err := c.Open(w.ctx); err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if err := <-hsDone; err != nil {
+		t.Fatalf("server handshake: %v", err)
+	}
+	w.waitHandled(srv.sent())
+	before := len(w.deviceSent())
+	st0 := w.b.Stats()
+
+	// 3× the per-sender budget of epoch-1 application records with a
+	// wrong tag, as anyone can send with the server's number.
+	const forged = 3 * DefaultPerSenderCount
+	for i := range forged {
+		rec := []byte{23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0x10, byte(i), 0, 24}
+		rec = append(rec, bytes.Repeat([]byte{byte(i)}, 24)...)
+		w.from(dtlsNumber, eightBit(rec))
+	}
+	w.waitHandled(forged)
+	st := w.b.Stats()
+	if got := st.DTLS.DroppedBadlySec - st0.DTLS.DroppedBadlySec; got != forged {
+		t.Errorf("%d forged records dropped as badly protected, want %d (%+v)", got, forged, st.DTLS)
+	}
+	if got := st.DTLS.DroppedRate - st0.DTLS.DroppedRate; got != 0 {
+		t.Errorf("%d SMS dropped by the rate limit: forged records were charged", got)
+	}
+	// The genuine trigger, with no clock advance: served, 1 SMS out.
+	w.trigger(srv)
+	w.waitHandled(1)
+	if n := len(w.deviceSent()) - before; n != 1 {
+		t.Errorf("device sent %d SMS for a flood and one trigger, want 1", n)
 	}
 }

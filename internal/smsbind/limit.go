@@ -31,6 +31,27 @@ func newLimiter(clock Clock, perSender, global Limit) *limiter {
 // allow takes one token from sender's bucket and one from the global bucket,
 // or none when either is empty.
 func (l *limiter) allow(sender string) bool {
+	return l.use(sender, true)
+}
+
+// check reports whether allow would succeed, without taking a token: for an
+// SMS that is charged only once it proved genuine (see take).
+func (l *limiter) check(sender string) bool {
+	return l.use(sender, false)
+}
+
+// take charges one token to sender and to the global bucket after a
+// successful check (a bucket never goes below empty).
+func (l *limiter) take(sender string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if s := l.senders[sender]; s != nil {
+		s.tokens = max(0, s.tokens-1)
+	}
+	l.all.tokens = max(0, l.all.tokens-1)
+}
+
+func (l *limiter) use(sender string, take bool) bool {
 	now := l.clock.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -47,6 +68,9 @@ func (l *limiter) allow(sender string) bool {
 	refill(&l.all, l.global, now)
 	if s.tokens < 1 || l.all.tokens < 1 {
 		return false
+	}
+	if !take {
+		return true
 	}
 	s.tokens--
 	l.all.tokens--

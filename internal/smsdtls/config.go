@@ -131,9 +131,8 @@ type Config struct {
 	// RehandshakeInterval: server records that ask for a handshake (an
 	// epoch-1 record the session cannot authenticate, a HelloRequest) start
 	// at most one new handshake per interval, counted from the start of the
-	// last handshake such a record started. Handshakes the client starts
-	// itself (the first one, after the server closed the session) and
-	// restores do not count. Default DefaultRehandshakeInterval.
+	// last full handshake of any origin (the client's first one included;
+	// restores do not count). Default DefaultRehandshakeInterval.
 	RehandshakeInterval time.Duration
 	// SequenceReservation is how many record sequence numbers each persisted
 	// snapshot reserves. Default DefaultSequenceReservation.

@@ -35,7 +35,10 @@
 // §7.2.2 "MUST NOT respond"). An epoch-1 record that does not authenticate,
 // or a HelloRequest, starts a new handshake, also when there is no session
 // at all (how a server reaches a client without one), at most once per
-// RehandshakeInterval; the first handshake does not count. An SMS arriving
+// RehandshakeInterval counted from the start of the last handshake, the
+// client's first one included: a fresh session is not torn down by records
+// anyone can forge with the server's number (a flood of them costs no SMS),
+// and a restored session can be replaced at once. An SMS arriving
 // while the stored session is being restored is held and handled after the
 // restore. Session.State says where the association stands.
 //

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pion/dtls/v3"
+	"github.com/pion/dtls/v3/pkg/protocol"
 	"github.com/pion/dtls/v3/pkg/protocol/handshake"
 )
 
@@ -214,12 +215,13 @@ type Session struct {
 	handshaking bool          // guarded by mu: the attempt under opening is a full handshake (not a restore)
 	opening     chan struct{} // guarded by mu: non-nil while establishing; closed when done
 	openErr     error         // guarded by mu: result of the last handshake attempt
-	pending     [][]byte      // guarded by mu: SMS that arrived during a restore, handled when it ends
-	// lastTriggered is when the last handshake that a server record started
-	// (one the session could not authenticate, or a HelloRequest) began;
-	// zero if none did. Only those are rate-limited: the first handshake
-	// and handshakes the client needs itself are not.
-	lastTriggered time.Time // guarded by mu
+	pending     [][]byte      // guarded by mu: SMS that arrived during a restore, or application data during a handshake; handled when it ends
+	// lastHandshake is when the last full handshake began, whoever started
+	// it (the client's first one included; restores are not handshakes);
+	// zero if none did. Handshakes that server records ask for are
+	// rate-limited from it: a session younger than RehandshakeInterval is
+	// not replaced because of records anyone can forge.
+	lastHandshake time.Time // guarded by mu
 	closed        bool      // guarded by mu
 
 	stats  sessionStats
@@ -497,6 +499,7 @@ func (s *Session) handshake(ctx context.Context) (*link, error) {
 	s.stats.handshakes.Add(1)
 	s.mu.Lock()
 	s.handshaking = true
+	s.lastHandshake = time.Now()
 	s.mu.Unlock()
 	// Forget the previous association first; its snapshot must not be
 	// restored once the server has moved on.
@@ -640,17 +643,28 @@ func (l *link) noteReceived(seq uint64) {
 // without a reply (LwM2M-TS 1.0 §7.2.2 "MUST NOT respond with an error
 // message"). An epoch-1 record that does not authenticate, or a
 // HelloRequest (RFC 5246 §7.4.1.1), starts a new handshake, also when there
-// is no session at all, at most once per RehandshakeInterval. Deliver never
+// is no session at all, at most once per RehandshakeInterval counted from
+// the start of the last handshake of any origin. Deliver never
 // blocks on the air: with no association yet it restores the stored one (no
 // SMS) so that a trigger can be read, and an SMS arriving while a restore
 // runs is held and handled when the restore ends.
 func (s *Session) Deliver(ud []byte) {
+	appData := isAppData(ud)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return
 	}
 	if s.hs != nil {
+		// Application data the server sent after its Finished waits for
+		// the established association, which checks it for replay: pion
+		// would take it during the handshake unseen.
+		if appData && len(s.pending) < maxPending {
+			s.pending = append(s.pending, append([]byte(nil), ud...))
+			s.mu.Unlock()
+			s.log.Debug("application record held until the handshake completes", "size", len(ud))
+			return
+		}
 		pc := s.hs
 		s.mu.Unlock()
 		pc.Deliver(ud)
@@ -717,6 +731,21 @@ func (s *Session) Deliver(ud []byte) {
 	l.pc.Deliver(ud)
 }
 
+// isAppData reports whether the datagram holds only protected application
+// data records (epoch ≥ 1).
+func isAppData(ud []byte) bool {
+	recs, err := splitRecords(ud)
+	if err != nil || len(recs) == 0 {
+		return false
+	}
+	for _, r := range recs {
+		if r.contentType != protocol.ContentTypeApplicationData || r.epoch == 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // asksHandshake reports whether recs hold a record that the association of
 // v (nil: none) cannot authenticate and that asks for a handshake: a
 // HelloRequest, or any epoch-1 record (the server holds keys the client
@@ -754,8 +783,8 @@ func (s *Session) restoreForDelivery() *link {
 }
 
 // maybeRehandshake replaces the association old (nil: there is none) by a
-// new handshake that a server record asked for, unless another such
-// handshake started less than RehandshakeInterval ago (anyone can put the
+// new handshake that a server record asked for, unless a handshake (any)
+// started less than RehandshakeInterval ago (anyone can put the
 // server's number on an SMS: this bounds what forged records cost). The
 // handshake runs in the background; Write and Read wait for it.
 func (s *Session) maybeRehandshake(old *link) {
@@ -764,13 +793,13 @@ func (s *Session) maybeRehandshake(old *link) {
 		s.mu.Unlock()
 		return
 	}
-	if since := time.Since(s.lastTriggered); !s.lastTriggered.IsZero() && since < s.cfg.RehandshakeInterval {
+	if since := time.Since(s.lastHandshake); !s.lastHandshake.IsZero() && since < s.cfg.RehandshakeInterval {
 		s.mu.Unlock()
 		s.stats.suppressed.Add(1)
 		s.log.Debug("re-handshake suppressed", "since_last", since, "interval", s.cfg.RehandshakeInterval)
 		return
 	}
-	s.lastTriggered = time.Now()
+	s.lastHandshake = time.Now()
 	s.cur = nil
 	ch := make(chan struct{})
 	s.opening = ch

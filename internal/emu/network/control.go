@@ -39,6 +39,7 @@ type SentJSON struct {
 //	POST /sms        SMSRequest → 202 {"status":"queued"}
 //	GET  /sms/sent   [SentJSON...]
 //	POST /faults     Faults → 200 Faults; GET /faults reads them
+//	GET  /bridges    {"+336...": BridgeStats, ...}: what each UDP bridge carried
 func (n *Network) Handler(to string) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /sms", func(w http.ResponseWriter, r *http.Request) {
@@ -80,6 +81,9 @@ func (n *Network) Handler(to string) http.Handler {
 	})
 	mux.HandleFunc("GET /faults", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, n.Faults())
+	})
+	mux.HandleFunc("GET /bridges", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, n.AllBridgeStats())
 	})
 	return mux
 }

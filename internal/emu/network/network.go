@@ -400,7 +400,7 @@ func (n *Network) report(to string, mr byte, ra atpdu.Address, submitted time.Ti
 // splitting.
 type BridgeStats struct {
 	ToPeer         int `json:"to_peer"`          // SMS sent on as datagrams
-	FromPeer       int `json:"from_peer"`        // datagrams delivered as SMS
+	FromPeer       int `json:"from_peer"`        // datagrams handed to the network as SMS (the Loss fault may still drop them)
 	OctetsToPeer   int `json:"octets_to_peer"`   // user data octets of ToPeer
 	OctetsFromPeer int `json:"octets_from_peer"` // user data octets of FromPeer
 	LargestToPeer  int `json:"largest_to_peer"`  // octets of the largest SMS sent on
@@ -473,6 +473,23 @@ func (n *Network) toBridge(b *bridge, from string, s atpdu.Submit, submitted tim
 	if s.SRR {
 		n.report(from, s.MR, s.DA, submitted, byte(status))
 	}
+}
+
+// AllBridgeStats returns the counters of every bridge by its number.
+func (n *Network) AllBridgeStats() map[string]BridgeStats {
+	n.mu.Lock()
+	bs := make(map[string]*bridge, len(n.bridges))
+	for k, b := range n.bridges {
+		bs[k] = b
+	}
+	n.mu.Unlock()
+	out := make(map[string]BridgeStats, len(bs))
+	for k, b := range bs {
+		b.mu.Lock()
+		out[k] = b.stats
+		b.mu.Unlock()
+	}
+	return out
 }
 
 // BridgeStats returns the counters of the bridge of number; false if there

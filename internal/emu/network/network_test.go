@@ -365,6 +365,19 @@ func TestUDPBridgeMapping(t *testing.T) {
 	if _, ok := n.BridgeStats(alice); ok {
 		t.Error("stats of a number without a bridge")
 	}
+	// The control API reports the same.
+	srv := httptest.NewServer(n.Handler(alice))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/bridges")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all map[string]network.BridgeStats
+	err = json.NewDecoder(resp.Body).Decode(&all)
+	resp.Body.Close()
+	if err != nil || len(all) != 1 || all[bob] != wantSt {
+		t.Errorf("GET /bridges: %+v, %v", all, err)
+	}
 }
 
 func TestControlAPI(t *testing.T) {

@@ -33,6 +33,10 @@ type Config struct {
 	Addr string
 	// PSK enables DTLS: identity → key. Nil means NoSec (coap://).
 	PSK map[string][]byte
+	// MTU bounds the DTLS handshake datagrams (pion's MTU option, default
+	// pion's 1200): 115 keeps every datagram within one SMS when the server
+	// is reached through the emulated network's UDP bridge (smsdtls.HandshakeMTU).
+	MTU int
 	// Bootstrap makes this a bootstrap server: POST /bs?ep= is answered
 	// 2.04 and then Bootstrap runs with a handle on the client.
 	Bootstrap func(ctx context.Context, c *Client) error
@@ -143,6 +147,10 @@ func Start(cfg Config) (*Server, error) {
 		go func() { defer s.wg.Done(); _ = s.udp.Serve(l) }()
 		return s, nil
 	}
+	mtu := cfg.MTU
+	if mtu <= 0 {
+		mtu = 1200 // pion's default
+	}
 	psk := map[string][]byte{}
 	for id, k := range cfg.PSK {
 		psk[id] = append([]byte(nil), k...)
@@ -157,6 +165,7 @@ func Start(cfg Config) (*Server, error) {
 		}),
 		piondtls.WithCipherSuites(piondtls.TLS_PSK_WITH_AES_128_CCM_8, piondtls.TLS_PSK_WITH_AES_128_CCM,
 			piondtls.TLS_PSK_WITH_AES_128_GCM_SHA256),
+		piondtls.WithMTU(mtu),
 	))
 	if err != nil {
 		stop()
