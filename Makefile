@@ -18,7 +18,7 @@ FUZZMINIMIZE ?= 100x
 # Debian package version: the tag without its v, else 0.0~gitDATE.HASH.
 DEB_VERSION := $(shell v=$$(git describe --tags --exact-match 2>/dev/null); if [ -n "$$v" ]; then echo $${v#v}; else echo 0.0~git$$(git log -1 --format=%cd --date=format:%Y%m%d 2>/dev/null || date +%Y%m%d).$$(git rev-parse --short HEAD 2>/dev/null || echo 0); fi)
 
-.PHONY: all build cross deb demo test test-native test-arm tools fmt-check tidy-check vet fuzz clean
+.PHONY: all build cross deb demo test test-native test-arm tools fmt-check tidy-check vet fuzz bench clean
 
 all: build
 
@@ -74,6 +74,15 @@ test-arm:
 ## fuzz: run each fuzz target for FUZZTIME (default 30s), one after another
 fuzz:
 	GO=$(GO) scripts/fuzz $(FUZZTIME) $(FUZZMINIMIZE)
+
+## bench: every Go benchmark (codecs, one SMS turn through the whole stack
+## in NoSec and DTLS mode), then the SMS budget report: the table on stdout
+## and bench/sms-budget.json, with the idle resident set of `run` and the
+## stripped binary size per architecture (built here by build and cross)
+bench: build cross
+	$(GO) test -p 1 -run '^$$' -bench . -benchmem -count 1 ./...
+	LWM2M_BENCH_BUDGET=$(CURDIR)/bench/sms-budget.json LWM2M_BENCH_BIN=$(CURDIR)/$(BIN)/lwm2m-clientd \
+	LWM2M_BENCH_CROSS=$(CURDIR)/$(BIN) $(GO) test -count 1 -v -run '^TestSMSBudget$$' ./cmd/lwm2m-clientd
 
 clean:
 	rm -rf $(BIN) dist

@@ -104,6 +104,12 @@ type demo struct {
 	start   time.Time
 	rows    []demoRow
 	running *demoDaemon
+	prof    sim.Profile
+	closers []func() // newDemo's teardown, run in reverse by close
+	// smsReg is the registry behind the SMS side (demoOptions.smsRegistry;
+	// nil otherwise), smsRegEvents its events.
+	smsReg       *server.Server
+	smsRegEvents <-chan server.Event
 }
 
 type demoDaemon struct {
@@ -118,58 +124,12 @@ func (m *demo) progress(format string, args ...any) {
 }
 
 func runDemo(ctx context.Context, out, logOut io.Writer, simPath string) (err error) {
-	m := &demo{out: out, start: time.Now(), udp: map[server.SMSMode]*server.Server{},
-		events: map[server.SMSMode]<-chan server.Event{}, inst: map[server.SMSMode]int{}}
-	m.log = slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	dir, err := os.MkdirTemp("", "lwm2m-clientd-demo-")
-	if err != nil {
-		return fmt.Errorf("temporary directory: %w", err)
-	}
-	defer os.RemoveAll(dir)
-	m.state = filepath.Join(dir, "state")
-	m.link = filepath.Join(dir, "ttyEMU")
-
-	// The emulated world.
-	prof, err := sim.LoadProfile(simPath)
-	if err != nil {
-		return fmt.Errorf("SIM profile: %w (run from the source tree or pass --sim)", err)
-	}
-	card, err := sim.New(prof, sim.Options{Logger: m.log.With("side", "sim")})
-	if err != nil {
-		return fmt.Errorf("emulated SIM: %w", err)
-	}
-	m.net = network.New(network.Config{Log: m.log.With("side", "network")})
-	defer m.net.Close()
-	em, err := emumodem.New(emumodem.Config{Link: m.link, Number: demoDevice, SIM: card, Network: m.net, Log: m.log.With("side", "emu-modem")})
-	if err != nil {
-		return fmt.Errorf("emulated modem: %w", err)
-	}
-	defer em.Close()
-	m.net.Attach(demoDevice, em)
-	spc, err := server.SecurePacketFromProfile(prof)
+	m, err := newDemo(out, logOut, demoOptions{simPath: simPath})
 	if err != nil {
 		return err
 	}
-	psk, _ := hex.DecodeString(demoPSK)
-	m.sms, err = server.StartSMS(server.SMSConfig{Network: m.net, Numbers: demoNumbers,
-		PSKIdentity: []byte(demoIdentity), PSK: psk, SecurePacket: &spc, Log: m.log.With("side", "server-sms")})
-	if err != nil {
-		return err
-	}
-	defer m.sms.Close()
-	for _, mode := range server.SMSModes {
-		s, err := server.Start(server.Config{Log: m.log.With("side", "server-udp", "mode", mode.String())})
-		if err != nil {
-			return err
-		}
-		defer s.Close()
-		m.udp[mode] = s
-		m.events[mode] = s.Subscribe()
-	}
-	m.cfg, err = config.Parse("demo.yaml", []byte(m.configYAML(prof)))
-	if err != nil {
-		return fmt.Errorf("demo configuration: %w", err)
-	}
+	defer m.close()
+	prof := m.prof
 	defer func() {
 		if m.running != nil {
 			m.running.stop()
@@ -244,6 +204,97 @@ func runDemo(ctx context.Context, out, logOut io.Writer, simPath string) (err er
 	m.table()
 	fmt.Fprintf(out, "demo passed in %.1fs\n", time.Since(m.start).Seconds())
 	return nil
+}
+
+// demoOptions vary the emulated world (the SMS budget test in
+// budget_test.go builds it without HelloVerifyRequest too).
+type demoOptions struct {
+	simPath         string // the emulated SIM's profile
+	skipHelloVerify bool   // the DTLS server skips HelloVerifyRequest
+	// smsRegistry starts one more server, smsReg, whose registry the SMS
+	// side serves: clients with binding S register there over SMS.
+	smsRegistry bool
+}
+
+// newDemo builds the emulated world: a temporary state directory, the
+// emulated SIM, network and modem on a pty, the SMS side of the servers and
+// one UDP server per mode, and the daemon's configuration. No daemon runs
+// yet; close tears the world down.
+func newDemo(out, logOut io.Writer, opts demoOptions) (m *demo, err error) {
+	m = &demo{out: out, start: time.Now(), udp: map[server.SMSMode]*server.Server{},
+		events: map[server.SMSMode]<-chan server.Event{}, inst: map[server.SMSMode]int{}}
+	defer func() {
+		if err != nil {
+			m.close()
+		}
+	}()
+	m.log = slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	dir, err := os.MkdirTemp("", "lwm2m-clientd-demo-")
+	if err != nil {
+		return nil, fmt.Errorf("temporary directory: %w", err)
+	}
+	m.closers = append(m.closers, func() { os.RemoveAll(dir) })
+	m.state = filepath.Join(dir, "state")
+	m.link = filepath.Join(dir, "ttyEMU")
+
+	// The emulated world.
+	prof, err := sim.LoadProfile(opts.simPath)
+	if err != nil {
+		return nil, fmt.Errorf("SIM profile: %w (run from the source tree or pass --sim)", err)
+	}
+	m.prof = prof
+	card, err := sim.New(prof, sim.Options{Logger: m.log.With("side", "sim")})
+	if err != nil {
+		return nil, fmt.Errorf("emulated SIM: %w", err)
+	}
+	m.net = network.New(network.Config{Log: m.log.With("side", "network")})
+	m.closers = append(m.closers, func() { m.net.Close() })
+	em, err := emumodem.New(emumodem.Config{Link: m.link, Number: demoDevice, SIM: card, Network: m.net, Log: m.log.With("side", "emu-modem")})
+	if err != nil {
+		return nil, fmt.Errorf("emulated modem: %w", err)
+	}
+	m.closers = append(m.closers, func() { em.Close() })
+	m.net.Attach(demoDevice, em)
+	spc, err := server.SecurePacketFromProfile(prof)
+	if err != nil {
+		return nil, err
+	}
+	psk, _ := hex.DecodeString(demoPSK)
+	if opts.smsRegistry {
+		if m.smsReg, err = server.Start(server.Config{Log: m.log.With("side", "server-sms-registry")}); err != nil {
+			return nil, err
+		}
+		m.closers = append(m.closers, func() { m.smsReg.Close() })
+		m.smsRegEvents = m.smsReg.Subscribe()
+	}
+	m.sms, err = server.StartSMS(server.SMSConfig{Network: m.net, Numbers: demoNumbers, SkipHelloVerify: opts.skipHelloVerify,
+		PSKIdentity: []byte(demoIdentity), PSK: psk, SecurePacket: &spc, Server: m.smsReg, Log: m.log.With("side", "server-sms")})
+	if err != nil {
+		return nil, err
+	}
+	m.closers = append(m.closers, func() { m.sms.Close() })
+	for _, mode := range server.SMSModes {
+		s, err := server.Start(server.Config{Log: m.log.With("side", "server-udp", "mode", mode.String())})
+		if err != nil {
+			return nil, err
+		}
+		m.closers = append(m.closers, func() { s.Close() })
+		m.udp[mode] = s
+		m.events[mode] = s.Subscribe()
+	}
+	m.cfg, err = config.Parse("demo.yaml", []byte(m.configYAML(prof)))
+	if err != nil {
+		return nil, fmt.Errorf("demo configuration: %w", err)
+	}
+	return m, nil
+}
+
+// close stops what newDemo started, in reverse order. Idempotent.
+func (m *demo) close() {
+	for i := len(m.closers) - 1; i >= 0; i-- {
+		m.closers[i]()
+	}
+	m.closers = nil
 }
 
 // configYAML is the daemon's configuration: one account per SMS mode, each

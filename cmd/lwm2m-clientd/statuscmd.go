@@ -104,6 +104,9 @@ func printStatus(w io.Writer, st control.Status, now time.Time) error {
 		{"dropped: other", c.SMSDroppedOther},
 		{"sent", c.SMSSent},
 		{"send failures", c.SMSSendFailures},
+		{"delivered", c.SMSDelivered},
+		{"delivery failed", c.SMSDeliveryFailed},
+		{"delivery pending", c.SMSDeliveryPending},
 	} {
 		fmt.Fprintf(tw, "  %s\t%d\n", row.name, row.n)
 	}

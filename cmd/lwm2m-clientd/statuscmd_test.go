@@ -77,6 +77,9 @@ SMS                         since the daemon started
   dropped: other            0
   sent                      9
   send failures             0
+  delivered                 0
+  delivery failed           0
+  delivery pending          0
 `
 	if b.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)

@@ -201,6 +201,11 @@ type SMSBinding struct {
 	// which LwM2M-TS 1.0 §7.2 allows only for debugging. The daemon logs a
 	// warning at start-up when it is on.
 	AcceptAnySenderNoSec bool `yaml:"accept_any_sender_nosec"`
+	// StatusReports asks for an SMS-STATUS-REPORT (TP-SRR) on every SMS
+	// sent in modes dtls and nosec, so that status shows whether the
+	// network delivered them (default false: each report is one more SMS
+	// the operator may bill).
+	StatusReports bool `yaml:"status_reports"`
 	// RateLimit bounds the SMS that make the daemon send SMS.
 	RateLimit SMSRateLimit `yaml:"rate_limit"`
 	// DTLS configures DTLS over SMS (security_mode dtls).

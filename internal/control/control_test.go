@@ -144,7 +144,8 @@ func TestJSONKeys(t *testing.T) {
 			"location", "next_update", "registered", "registration", "short_server_id", "sms_mode", "uri"}},
 		{name: "modem", obj: doc["modem"], want: []string{"last_error", "last_sms_in", "last_sms_out", "operator", "port",
 			"signal_dbm", "since", "state"}},
-		{name: "counters", obj: doc["counters"], want: []string{"sms_dropped_other", "sms_dropped_protection", "sms_dropped_rate_limit",
+		{name: "counters", obj: doc["counters"], want: []string{"sms_delivered", "sms_delivery_failed", "sms_delivery_pending",
+			"sms_dropped_other", "sms_dropped_protection", "sms_dropped_rate_limit",
 			"sms_dropped_sender", "sms_received", "sms_send_failures", "sms_sent"}},
 	} {
 		if got := keys(tc.obj); !slices.Equal(got, tc.want) {

@@ -109,6 +109,13 @@ type Counters struct {
 	// secure-packet mode); SMSSendFailures those that failed.
 	SMSSent         uint64 `json:"sms_sent"`
 	SMSSendFailures uint64 `json:"sms_send_failures"`
+	// SMSDelivered, SMSDeliveryFailed and SMSDeliveryPending are what the
+	// network's status reports said about the SMS sent (sms.status_reports;
+	// 0 when it is off): delivered, failed for good, still waiting for a
+	// final report.
+	SMSDelivered       uint64 `json:"sms_delivered"`
+	SMSDeliveryFailed  uint64 `json:"sms_delivery_failed"`
+	SMSDeliveryPending uint64 `json:"sms_delivery_pending"`
 }
 
 // Time is a point in time that is JSON null when zero and otherwise RFC 3339

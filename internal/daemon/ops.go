@@ -115,6 +115,7 @@ func (d *Daemon) Status(ctx context.Context) control.Status {
 			SMSReceived: t.Received, SMSDroppedSender: t.DroppedSender, SMSDroppedProtection: t.DroppedBadlySec,
 			SMSDroppedRateLimit: t.DroppedRate, SMSDroppedOther: t.DroppedFormat + t.DroppedMalform + t.DroppedDup + t.DroppedQueue,
 			SMSSent: t.Sent, SMSSendFailures: t.SendFailures,
+			SMSDelivered: s.Delivery.Delivered, SMSDeliveryFailed: s.Delivery.Failed, SMSDeliveryPending: s.Delivery.Pending,
 		}
 	}
 	return st

@@ -380,12 +380,14 @@ func (d *Daemon) newSMS() error {
 	if len(servers) == 0 {
 		return nil
 	}
-	submit := smsbind.SubmitFunc(func(ctx context.Context, tpdu []byte) error {
-		_, err := d.modem.SendSMS(ctx, tpdu)
+	// The TP-MR the modem returns lets the binding match status reports
+	// to the SMS they are about (delivery tracking).
+	submit := smsbind.SubmitMRFunc(func(ctx context.Context, tpdu []byte) (int, error) {
+		mr, err := d.modem.SendSMS(ctx, tpdu)
 		if err == nil {
 			d.ops.sms(false)
 		}
-		return err
+		return mr, err
 	})
 	bopts := []smsbind.Option{
 		smsbind.WithLogger(d.opts.Logger),
@@ -394,7 +396,7 @@ func (d *Daemon) newSMS() error {
 	}
 	for _, s := range servers {
 		if s.Mode == smsbind.ModeSecurePacket && d.app == nil {
-			d.app, err = newUICC(d.cfg.UICC, d.modem, submit, d.opts)
+			d.app, err = newUICC(d.cfg.UICC, d.modem, submit.SubmitSMS, d.opts)
 			if err != nil {
 				return err
 			}
@@ -406,6 +408,7 @@ func (d *Daemon) newSMS() error {
 		Servers:              servers,
 		CountryCode:          mc.CountryCode,
 		AcceptAnySenderNoSec: sc.AcceptAnySenderNoSec,
+		RequestStatusReports: sc.StatusReports,
 		PerSender:            smsbind.Limit{Count: sc.RateLimit.PerSender.Count, Interval: sc.RateLimit.PerSender.Interval.D()},
 		Global:               smsbind.Limit{Count: sc.RateLimit.Global.Count, Interval: sc.RateLimit.Global.Interval.D()},
 		PollInterval:         d.cfg.UICC.PollInterval.D(),
@@ -437,7 +440,7 @@ func (d *Daemon) newSMS() error {
 }
 
 // newUICC builds the LwM2M UICC application client over the modem's +CSIM.
-func newUICC(c config.UICC, m *modem.Modem, submit smsbind.SubmitFunc, opts Options) (*uicc.App, error) {
+func newUICC(c config.UICC, m *modem.Modem, submit func(context.Context, []byte) error, opts Options) (*uicc.App, error) {
 	ucfg := uicc.Config{AID: c.AID}
 	if c.CoAPTag != nil {
 		if *c.CoAPTag < 0 || *c.CoAPTag > 0xFF {
@@ -466,7 +469,8 @@ func (d *Daemon) handleSMS(ctx context.Context, s modem.SMS) error {
 	return d.bind.HandleSMS(ctx, smsbind.SMS{TPDU: s.TPDU, SMSC: s.SMSC})
 }
 
-// statusReport is the delivery tracking of SMS-STATUS-REPORTs: a log line.
+// statusReport logs every SMS-STATUS-REPORT; the binding itself matches
+// them to the SMS it sent (delivery tracking, counted in status).
 func (d *Daemon) statusReport(r atpdu.StatusReport) {
 	d.log.Debug("SMS status report", "mr", r.MR, "recipient", r.RA.String(), "status", int(r.ST))
 }

@@ -58,7 +58,7 @@ func testLog() *slog.Logger {
 
 // checkLeaks fails the test if goroutines started during it still run after
 // its cleanups (bounded wait).
-func checkLeaks(t *testing.T) {
+func checkLeaks(t testing.TB) {
 	t.Helper()
 	before := runtime.NumGoroutine()
 	t.Cleanup(func() {
@@ -87,7 +87,7 @@ func triggerCoAP(mid uint16) []byte {
 
 // checkChanged checks that resp is the piggy-backed 2.04 (ACK, code 0x44)
 // answering triggerCoAP(mid).
-func checkChanged(t *testing.T, resp []byte, mid uint16) {
+func checkChanged(t testing.TB, resp []byte, mid uint16) {
 	t.Helper()
 	req := triggerCoAP(mid)
 	if len(resp) < 6 || resp[0] != 0x62 || resp[1] != 0x44 || !bytes.Equal(resp[2:6], req[2:6]) {
@@ -120,7 +120,7 @@ func (i *inbox) Deliver(_ context.Context, tpdu []byte) error {
 func (i *inbox) DeliverStatusReport(context.Context, []byte) error { return nil }
 
 type world struct {
-	t      *testing.T
+	t      testing.TB
 	ctx    context.Context
 	net    *network.Network
 	emu    *emu.Modem
@@ -140,7 +140,7 @@ type world struct {
 	toDevice int // guarded by mu: SMS the servers sent to the device
 }
 
-func newWorld(t *testing.T, hostDownload bool) *world {
+func newWorld(t testing.TB, hostDownload bool) *world {
 	t.Helper()
 	checkLeaks(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -425,3 +425,63 @@ func TestSMSDTLSServerRestartHelloRequest(t *testing.T) {
 	}
 	w.checkSizes()
 }
+
+// tokenRecorder records the CoAP message ID and token of every SMS
+// request it is sent.
+type tokenRecorder struct {
+	mu   sync.Mutex
+	toks map[int32]string // by message ID
+}
+
+func (r *tokenRecorder) Deliver(_ context.Context, tpdu []byte) error {
+	d, err := atpdu.DecodeDeliver(tpdu)
+	if err != nil {
+		return nil
+	}
+	m := message.Message{Options: make(message.Options, 0, 16)}
+	if _, err := coder.DefaultCoder.Decode(d.UD, &m); err != nil {
+		return nil
+	}
+	r.mu.Lock()
+	r.toks[m.MessageID] = string(m.Token)
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *tokenRecorder) DeliverStatusReport(context.Context, []byte) error { return nil }
+
+// TestSMSRequestTokensDistinct: requests in flight at once never share a
+// 2-byte token (random tokens collided: with 300 in flight, more often
+// than not), so each answer finds its request.
+func TestSMSRequestTokensDistinct(t *testing.T) {
+	w := newSMSWorld(t, false)
+	rec := &tokenRecorder{toks: make(map[int32]string)}
+	w.net.Attach(tStranger, rec)
+	const n = 300
+	ctx, cancel := context.WithTimeout(w.ctx, 300*time.Millisecond)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			if _, err := w.srv.SMS(SMSNoSec, tStranger).Read(ctx, "/3/0/0", 0); !errors.Is(err, ErrSMSTimeout) {
+				t.Errorf("request: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.toks) != n {
+		t.Fatalf("%d requests seen, want %d", len(rec.toks), n)
+	}
+	seen := make(map[string]int32, n)
+	for mid, tok := range rec.toks {
+		if len(tok) != 2 {
+			t.Errorf("request %d: %d-byte token", mid, len(tok))
+		}
+		if other, dup := seen[tok]; dup {
+			t.Errorf("requests %d and %d share token %x", other, mid, tok)
+		}
+		seen[tok] = mid
+	}
+}
