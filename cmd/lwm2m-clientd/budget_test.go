@@ -802,9 +802,16 @@ func (w *budgetWorld) overSMS(t *testing.T, ctx context.Context, mode server.SMS
 		What:     fmt.Sprintf("one Observe notification of /3/0/0 (%d octets of text) over SMS (%s), %s; the emulated server's Observe token is 8 octets (go-coap's default), 6 more than a 2-byte token", len(n.Payload), kind, mode),
 		Measured: true, SMSToDevice: int(second.Out - before.Out), SMSFromDevice: int(first.In - before.In),
 		OctetsToDevice: int(second.BytesOut - before.BytesOut), OctetsFromDevice: int(first.BytesIn - before.BytesIn)}
-	if reg.SMSFromDevice != 1 || reg.SMSToDevice != 1 || notify.SMSFromDevice != 1 || notify.SMSToDevice > 1 {
-		t.Errorf("%s: Register %d/%d SMS, notification %d/%d, want 1 each way for the Register, 1 from the device and at most the ACK for the notification", mode,
-			reg.SMSFromDevice, reg.SMSToDevice, notify.SMSFromDevice, notify.SMSToDevice)
+	// The Register's links list Connectivity Monitoring (</4/0>, 25
+	// octets of links, 98 of CoAP): more than one secured packet holds
+	// (96), so the SIM sends it as two concatenated SMS.
+	regFrom := 1
+	if mode == server.SMSSecurePacket {
+		regFrom = 2
+	}
+	if reg.SMSFromDevice != regFrom || reg.SMSToDevice != 1 || notify.SMSFromDevice != 1 || notify.SMSToDevice > 1 {
+		t.Errorf("%s: Register %d/%d SMS, notification %d/%d, want %d from the device and 1 back for the Register, 1 from the device and at most the ACK for the notification", mode,
+			reg.SMSFromDevice, reg.SMSToDevice, notify.SMSFromDevice, notify.SMSToDevice, regFrom)
 	}
 	return reg, notify
 }
