@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -129,6 +130,7 @@ func printInfo(w io.Writer, in modem.Info) error {
 		{"imei", in.IMEI}, {"imsi", in.IMSI}, {"iccid", in.ICCID}, {"own number", in.OwnNumber},
 		{"signal", opt(in.SignalDBm, "dBm")}, {"rsrp", opt(in.RSRPDBm, "dBm")}, {"rsrq", rsrq},
 		{"registration", reg.State + loc}, {"operator", in.Operator}, {"mcc/mnc", in.MCC + "/" + in.MNC},
+		{"apn", strings.Join(in.APNs, ", ")}, {"ip address", strings.Join(in.IPAddresses, ", ")},
 	}
 	for _, r := range rows {
 		if r[1] == "" || r[1] == "/" {

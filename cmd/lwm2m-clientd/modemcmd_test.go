@@ -63,7 +63,7 @@ func TestModemCommands(t *testing.T) {
 	link := startEmulatedModem(t, "+33612000001", nil)
 	runCLICases(t, []cliCase{
 		{name: "info", args: []string{"modem", "info", "--port", link}, code: exitOK,
-			stdout: []string{"manufacturer: lwm2m-clientd", "imei:         356938035643809", "own number:   +33612000001", "registration: registered, home TAC 3C4D cell 1A2B3C5", "mcc/mnc:      208/15"}},
+			stdout: []string{"manufacturer: lwm2m-clientd", "imei:         356938035643809", "own number:   +33612000001", "registration: registered, home TAC 3C4D cell 1A2B3C5", "mcc/mnc:      208/15", "apn:          emu.apn", "ip address:   10.64.0.2"}},
 		{name: "at", args: []string{"modem", "at", "--port", link, "AT+CSQ", "AT+CGMI"}, code: exitOK,
 			stdout: []string{"+CSQ: 20,0\nOK\nlwm2m-clientd\nOK\n"}},
 		{name: "at error", args: []string{"modem", "at", "--port", link, "AT+NOPE", "AT"}, code: exitFail,
