@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/config"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/modem"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/objects"
 )
@@ -40,7 +41,9 @@ const (
 )
 
 // bearerOf maps the registration's access technology (TS 27.007 §7.3
-// <AcT>) to a Network Bearer code; ok is false when it is unknown.
+// <AcT>) to a Network Bearer code; ok is false when it is unknown (and for
+// NR, which the 1.0 code list lacks). The <AcT> list is recalled from
+// 27.007, not in the spec digest: UNCONFIRMED.
 func bearerOf(act int) (code int64, ok bool) {
 	switch act {
 	case 0, 1, 3, 8: // GSM, GSM Compact, GSM w/EGPRS, EC-GSM-IoT
@@ -299,5 +302,18 @@ func (d *Daemon) runModemInfo(ctx context.Context) {
 	if d.info == nil || d.modem == nil {
 		return
 	}
-	d.info.run(ctx, d.modem, d.tree.NotifyChanged)
+	d.info.run(ctx, d.modem, notifyUnlessConfigured(d.cfg.Device, d.tree.NotifyChanged))
+}
+
+// notifyUnlessConfigured drops the changes of Device resources 0–3 that
+// the configuration sets: the tree reports the configured value, which the
+// modem's answer does not change, so observers have nothing to hear.
+func notifyUnlessConfigured(dev config.Device, notify func(objects.Path)) func(objects.Path) {
+	configured := [4]bool{dev.Manufacturer != "", dev.Model != "", dev.Serial != "", dev.Firmware != ""}
+	return func(p objects.Path) {
+		if p.Object() == objects.DeviceObjectID && p.IsResource() && p.Resource() < 4 && configured[p.Resource()] {
+			return
+		}
+		notify(p)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/config"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/modem"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/objects"
 )
@@ -305,5 +306,25 @@ func TestModemCacheRunInterval(t *testing.T) {
 	}
 	if v := val(c.Connectivity().RadioSignalStrength); v != int64(-73) {
 		t.Errorf("signal %v after failed refreshes, want the last known -73", v)
+	}
+}
+
+// TestNotifyUnlessConfigured: a Device resource the configuration sets is
+// not notified when the modem's value changes; the others are.
+func TestNotifyUnlessConfigured(t *testing.T) {
+	var got []string
+	n := notifyUnlessConfigured(config.Device{Manufacturer: "acme", Firmware: "2.1"}, func(p objects.Path) { got = append(got, p.String()) })
+	for _, p := range []objects.Path{
+		objects.ResourcePath(objects.DeviceObjectID, 0, 0),
+		objects.ResourcePath(objects.DeviceObjectID, 0, 1),
+		objects.ResourcePath(objects.DeviceObjectID, 0, 2),
+		objects.ResourcePath(objects.DeviceObjectID, 0, 3),
+		objects.ResourcePath(objects.ConnectivityObjectID, 0, 0),
+		objects.ResourcePath(objects.ConnectivityObjectID, 0, 2),
+	} {
+		n(p)
+	}
+	if want := []string{"/3/0/1", "/3/0/2", "/4/0/0", "/4/0/2"}; !slices.Equal(got, want) {
+		t.Errorf("notified %v, want %v", got, want)
 	}
 }
