@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/atpdu"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/daemon"
 	emu "github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/modem"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/network"
@@ -55,6 +56,27 @@ func newDevice(t testing.TB, simOpts sim.Options) device {
 	t.Cleanup(func() { d.emu.Close() })
 	d.net.Attach(deviceNumber, d.emu)
 	return d
+}
+
+// deviceSubmits returns the SMS-SUBMITs the device sent on nw so far,
+// checking the 140-octet rule on each (TS 23.040 §9.2.3.24).
+func deviceSubmits(t testing.TB, nw *network.Network) []atpdu.Submit {
+	t.Helper()
+	var out []atpdu.Submit
+	for _, s := range nw.Sent() {
+		if s.From != deviceNumber {
+			continue
+		}
+		sub, err := atpdu.DecodeSubmit(s.PDU)
+		if err != nil {
+			t.Fatalf("device SUBMIT %x: %v", s.PDU, err)
+		}
+		if n := len(sub.UD) + sub.UDH.Len(); n > atpdu.MaxUDOctets {
+			t.Errorf("device SMS with %d octets of user data", n)
+		}
+		out = append(out, sub)
+	}
+	return out
 }
 
 // daemonOptions are the options every end-to-end test gives the daemon:

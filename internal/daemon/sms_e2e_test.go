@@ -188,21 +188,7 @@ func (w *world) sentToDevice() int {
 // 140-octet rule on each (TS 23.040 §9.2.3.24).
 func (w *world) deviceSent() []atpdu.Submit {
 	w.t.Helper()
-	var out []atpdu.Submit
-	for _, s := range w.net.Sent() {
-		if s.From != deviceNumber {
-			continue
-		}
-		sub, err := atpdu.DecodeSubmit(s.PDU)
-		if err != nil {
-			w.t.Fatalf("device SUBMIT %x: %v", s.PDU, err)
-		}
-		if n := len(sub.UD) + sub.UDH.Len(); n > atpdu.MaxUDOctets {
-			w.t.Errorf("device SMS with %d octets of user data", n)
-		}
-		out = append(out, sub)
-	}
-	return out
+	return deviceSubmits(w.t, w.net)
 }
 
 // recv waits for the next SMS the device sent to number.

@@ -133,18 +133,7 @@ func (w *regWorld) next(k server.EventKind) server.Event {
 func (w *regWorld) deviceSMS(number string) [][]byte {
 	w.t.Helper()
 	var out [][]byte
-	for _, s := range w.net.Sent() {
-		if s.From != deviceNumber {
-			continue
-		}
-		sub, err := atpdu.DecodeSubmit(s.PDU)
-		if err != nil {
-			w.t.Fatalf("device SUBMIT %x: %v", s.PDU, err)
-		}
-		n := len(sub.UD) + sub.UDH.Len()
-		if n > atpdu.MaxUDOctets {
-			w.t.Errorf("device SMS with %d octets of user data", n)
-		}
+	for _, sub := range deviceSubmits(w.t, w.net) {
 		if sub.DA.String() == number {
 			out = append(out, sub.UD)
 		}
