@@ -51,48 +51,11 @@ func scaledConfig(c *config.Config) {
 	c.SMS.DTLS.HandshakeTimeout = config.Duration(scaled(c.SMS.DTLS.HandshakeTimeout.D()))
 }
 
-// startWith is world.start with the daemon's options adjusted by opt.
+// startWith is world.start with the daemon's options adjusted by opt,
+// waiting for the Register without checking it.
 func (w *world) startWith(mode string, opt func(*daemon.Options)) *running {
 	w.t.Helper()
-	cfg, err := config.Load("../../configs/sms-" + mode + ".yaml")
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	cfg.Servers[0].URI = w.srv.URI()
-	if w.tweak != nil {
-		w.tweak(cfg)
-	}
-	opts := daemon.Options{
-		StateDir: w.dir, ModemPort: w.link, Logger: testLog(),
-		SMSHandled:   func() { w.handled <- struct{}{} },
-		ModemOptions: []modem.Option{modem.WithReconnectBackoff(10*time.Millisecond, 200*time.Millisecond)},
-	}
-	if opt != nil {
-		opt(&opts)
-	}
-	d, err := daemon.New(cfg, opts)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(w.ctx)
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	r := &running{d: d}
-	var once sync.Once
-	r.stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					w.t.Errorf("Run: %v", err)
-				}
-			case <-w.ctx.Done():
-				w.t.Errorf("Run did not return")
-			}
-		})
-	}
-	w.t.Cleanup(r.stop)
+	r, _ := w.launch(mode, opt)
 	w.next(server.Registered)
 	return r
 }
@@ -100,10 +63,7 @@ func (w *world) startWith(mode string, opt func(*daemon.Options)) *running {
 // handledSink drains the world's handled signals in the background (the
 // server's retries make their number unpredictable) until the test ends.
 func (w *world) handledSink() {
-	ctx, cancel := context.WithCancel(w.ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	background(w.t, w.ctx, func(ctx context.Context) {
 		for {
 			select {
 			case <-w.handled:
@@ -111,8 +71,7 @@ func (w *world) handledSink() {
 				return
 			}
 		}
-	}()
-	w.t.Cleanup(func() { cancel(); <-done })
+	})
 }
 
 // smsServer starts the emulated server's SMS side on the world's network
@@ -161,10 +120,7 @@ type updateCounter struct {
 
 func (w *world) countUpdates() *updateCounter {
 	u := &updateCounter{changed: make(chan struct{}, 1), dereg: make(chan struct{})}
-	ctx, cancel := context.WithCancel(w.ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	background(w.t, w.ctx, func(ctx context.Context) {
 		for {
 			select {
 			case ev := <-w.events:
@@ -185,8 +141,7 @@ func (w *world) countUpdates() *updateCounter {
 				return
 			}
 		}
-	}()
-	w.t.Cleanup(func() { cancel(); <-done })
+	})
 	return u
 }
 
