@@ -27,6 +27,7 @@ import (
 	"github.com/plgd-dev/go-coap/v3/message/codes"
 
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/config"
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/control"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/daemon"
 	emu "github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/modem"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/network"
@@ -409,6 +410,7 @@ func TestFaultsSIMMute(t *testing.T) {
 	}
 	ups := w.countUpdates()
 	ups.atLeast(w, 1)
+	checkSIMStatus(t, w.ctx, r.d, control.SIMOK, "")
 
 	w.emu.SetQuirks(func(q *emu.Quirks) { q.SIMMute = true })
 	w.emu.SlowReply("AT+CSIM", 200*time.Millisecond)
@@ -436,12 +438,16 @@ func TestFaultsSIMMute(t *testing.T) {
 	if n := len(w.deviceSent()) - out0; n != 0 {
 		t.Errorf("%d SMS sent while the SIM was mute", n)
 	}
+	mute := checkSIMStatus(t, w.ctx, r.d, control.SIMNotAnswering, "+CME ERROR: 13")
 
 	// The card answers again.
 	w.emu.SetQuirks(func(q *emu.Quirks) { q.SIMMute = false })
 	w.emu.SlowReply("AT+CSIM", 0)
 	if ok, err := execTrigger(t, w.ctx, c, 30*time.Second); !ok {
 		t.Fatalf("trigger after the SIM came back: %v", err)
+	}
+	if back := checkSIMStatus(t, w.ctx, r.d, control.SIMOK, "+CME ERROR: 13"); back.LastOK.Time().Before(mute.Since.Time()) {
+		t.Errorf("sim last_ok %v is before it went mute at %v", back.LastOK.Time(), mute.Since.Time())
 	}
 	ups.atLeast(w, 2)
 	r.stop()

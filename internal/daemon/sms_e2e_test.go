@@ -511,6 +511,9 @@ func TestSMSTriggerDTLS(t *testing.T) {
 	if st.Modem == nil || st.Modem.State != control.ModemUp || st.Modem.Port != w.link || st.Modem.LastSMSIn.IsZero() || st.Modem.LastSMSOut.IsZero() {
 		t.Errorf("status modem %+v", st.Modem)
 	}
+	if st.SIM != nil { // DTLS on the device: no UICC application
+		t.Errorf("status sim %+v, want null without a secure-packet server", *st.SIM)
+	}
 	if c := st.Counters; c.SMSReceived != 2 || c.SMSDroppedSender != 1 || c.SMSSent != 1 {
 		t.Errorf("status counters %+v", c)
 	}
