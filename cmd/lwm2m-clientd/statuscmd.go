@@ -23,8 +23,9 @@ func newStatusCmd() *cobra.Command {
 		Short: "Show the running daemon's registrations, modem and SMS counters",
 		Long: "Asks the running daemon over its control socket and prints, per LwM2M server, the registration\n" +
 			"state, location, last and next update, binding, SMS mode and DTLS-over-SMS session; the modem's\n" +
-			"port, state, signal, operator and last SMS in/out; and the SMS counters. --json prints the\n" +
-			"daemon's JSON document as it sent it.",
+			"port, state, signal, operator and last SMS in/out; the SIM's LwM2M UICC application (secure\n" +
+			"packet: ok, not answering, error; its last answer and last error); and the SMS counters.\n" +
+			"--json prints the daemon's JSON document as it sent it.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if socket == "" {
@@ -50,8 +51,8 @@ func newStatusCmd() *cobra.Command {
 	return cmd
 }
 
-// printStatus writes st for a person: a table of servers, then the modem and
-// the counters. now makes relative times ("5m ago") testable.
+// printStatus writes st for a person: a table of servers, then the modem,
+// the SIM and the counters. now makes relative times ("5m ago") testable.
 func printStatus(w io.Writer, st control.Status, now time.Time) error {
 	p := &errWriter{w: w}
 	p.printf("lwm2m-clientd %s, up %s\n\n", orDash(st.Version), span(time.Duration(st.Uptime)))
@@ -90,6 +91,18 @@ func printStatus(w io.Writer, st control.Status, now time.Time) error {
 		fmt.Fprintf(tw, "  operator\t%s\n", orDash(m.Operator))
 		fmt.Fprintf(tw, "  last SMS in\t%s\n", stampRelative(m.LastSMSIn, now))
 		fmt.Fprintf(tw, "  last SMS out\t%s\n", stampRelative(m.LastSMSOut, now))
+	}
+	if c := st.SIM; c == nil {
+		fmt.Fprintln(tw, "sim\tnone (no secure-packet server)")
+	} else {
+		fmt.Fprintf(tw, "sim\tLwM2M UICC application %s\n", orDash(c.AID))
+		state := orDash(c.State)
+		if !c.Since.IsZero() {
+			state += " since " + stamp(c.Since) + " (" + relative(c.Since, now) + ")"
+		}
+		fmt.Fprintf(tw, "  state\t%s\n", state)
+		fmt.Fprintf(tw, "  last answer\t%s\n", stampRelative(c.LastOK, now))
+		fmt.Fprintf(tw, "  last error\t%s\n", orDash(c.LastError))
 	}
 	c := st.Counters
 	fmt.Fprintln(tw, "SMS\tsince the daemon started")

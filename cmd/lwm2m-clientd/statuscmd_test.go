@@ -69,6 +69,7 @@ modem                       /dev/ttyUSB2
   operator                  Orange F
   last SMS in               2026-11-28 17:58:30Z (1m ago)
   last SMS out              -
+sim                         none (no secure-packet server)
 SMS                         since the daemon started
   received                  12
   dropped: unknown sender   3
@@ -83,6 +84,43 @@ SMS                         since the daemon started
 `
 	if b.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+}
+
+// TestPrintStatusSIM: the sim block of a secure-packet gateway whose card
+// stopped answering.
+func TestPrintStatusSIM(t *testing.T) {
+	now := time.Date(2026, 11, 28, 18, 0, 0, 0, time.UTC)
+	st := fakeStatus(now)
+	st.SIM = &control.SIMStatus{State: control.SIMNotAnswering, Since: control.At(now.Add(-5*time.Minute - 30*time.Second)),
+		LastOK: control.At(now.Add(-5*time.Minute - 32*time.Second)), AID: "f04c574d324d",
+		LastError: "uicc: get data: uicc: transmit 80ca: modem: +CSIM: +CME ERROR: 13"}
+	var b bytes.Buffer
+	if err := printStatus(&b, st, now); err != nil {
+		t.Fatal(err)
+	}
+	want := `  last SMS out              -
+sim                         LwM2M UICC application f04c574d324d
+  state                     not answering since 2026-11-28 17:54:30Z (5m ago)
+  last answer               2026-11-28 17:54:28Z (5m ago)
+  last error                uicc: get data: uicc: transmit 80ca: modem: +CSIM: +CME ERROR: 13
+SMS                         since the daemon started
+`
+	if !strings.Contains(b.String(), want) {
+		t.Errorf("got\n%s\nwant the block\n%s", b.String(), want)
+	}
+	st.SIM = &control.SIMStatus{State: control.SIMUnknown, AID: "f04c574d324d"}
+	b.Reset()
+	if err := printStatus(&b, st, now); err != nil {
+		t.Fatal(err)
+	}
+	want = `sim                         LwM2M UICC application f04c574d324d
+  state                     unknown
+  last answer               -
+  last error                -
+`
+	if !strings.Contains(b.String(), want) {
+		t.Errorf("got\n%s\nwant the block\n%s", b.String(), want)
 	}
 }
 
@@ -112,7 +150,7 @@ func TestStatusCommand(t *testing.T) {
 			stdoutPart: []string{"lwm2m-clientd 1.2.3, up 3h25m\n", "101     registered    /rd/5a3f  12m ago      in 48m ",
 				"  signal                    -71 dBm\n", "  dropped: unknown sender   3\n"}},
 		{name: "json", args: []string{"status", "--socket", path, "--json"}, code: exitOK,
-			stdoutPart: []string{`"short_server_id": 101`, `"dtls_sms_session": "established"`, `"sms_dropped_protection": 1`, `"uptime": 12310`}},
+			stdoutPart: []string{`"short_server_id": 101`, `"dtls_sms_session": "established"`, `"sms_dropped_protection": 1`, `"uptime": 12310`, `"sim": null`}},
 		{name: "not running", args: []string{"status", "--socket", missing}, code: exitFail,
 			stderr: "lwm2m-clientd: status: daemon not running (no socket at " + missing + ")\n"},
 		{name: "extra argument", args: []string{"status", "now"}, code: exitUsage,

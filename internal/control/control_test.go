@@ -71,6 +71,8 @@ func sample() control.Status {
 		},
 		Modem: &control.ModemStatus{Port: "/dev/ttyUSB2", State: control.ModemUp, Since: at("2026-11-28T15:00:00Z"),
 			SignalDBm: intp(-71), Operator: "Orange F", LastSMSIn: at("2026-11-28T17:59:58Z"), LastSMSOut: at("2026-11-28T17:59:59Z")},
+		SIM: &control.SIMStatus{State: control.SIMOK, Since: at("2026-11-28T15:00:05Z"), LastOK: at("2026-11-28T17:59:59Z"),
+			LastError: "uicc: transmit 00a4: modem: +CSIM: +CME ERROR: 13", AID: "f04c574d324d"},
 		Counters: control.Counters{SMSReceived: 12, SMSDroppedSender: 3, SMSDroppedProtection: 1, SMSDroppedRateLimit: 2,
 			SMSDroppedOther: 1, SMSSent: 9, SMSSendFailures: 1},
 	}
@@ -139,11 +141,12 @@ func TestJSONKeys(t *testing.T) {
 		obj  any
 		want []string
 	}{
-		{name: "top", obj: doc, want: []string{"counters", "modem", "servers", "uptime", "version"}},
+		{name: "top", obj: doc, want: []string{"counters", "modem", "servers", "sim", "uptime", "version"}},
 		{name: "server", obj: doc["servers"].([]any)[0], want: []string{"binding", "dtls_sms_session", "last_error", "last_update",
 			"location", "next_update", "registered", "registration", "short_server_id", "sms_mode", "uri"}},
 		{name: "modem", obj: doc["modem"], want: []string{"last_error", "last_sms_in", "last_sms_out", "operator", "port",
 			"signal_dbm", "since", "state"}},
+		{name: "sim", obj: doc["sim"], want: []string{"aid", "last_error", "last_ok", "since", "state"}},
 		{name: "counters", obj: doc["counters"], want: []string{"sms_delivered", "sms_delivery_failed", "sms_delivery_pending",
 			"sms_dropped_other", "sms_dropped_protection", "sms_dropped_rate_limit",
 			"sms_dropped_sender", "sms_received", "sms_send_failures", "sms_sent"}},
@@ -162,6 +165,9 @@ func TestJSONKeys(t *testing.T) {
 	if m := doc["modem"].(map[string]any); m["last_sms_in"] != "2026-11-28T17:59:58Z" {
 		t.Errorf("last_sms_in %v", m["last_sms_in"])
 	}
+	if m := doc["sim"].(map[string]any); m["state"] != "ok" || m["aid"] != "f04c574d324d" || m["last_ok"] != "2026-11-28T17:59:59Z" {
+		t.Errorf("sim %v", m)
+	}
 }
 
 func TestNoModemIsNull(t *testing.T) {
@@ -172,6 +178,9 @@ func TestNoModemIsNull(t *testing.T) {
 	}
 	if !strings.Contains(string(raw), `"modem": null`) {
 		t.Errorf("UDP-only status %s: want \"modem\": null", raw)
+	}
+	if !strings.Contains(string(raw), `"sim": null`) {
+		t.Errorf("UDP-only status %s: want \"sim\": null", raw)
 	}
 }
 
@@ -531,6 +540,8 @@ func TestSummary(t *testing.T) {
 	down := sample()
 	down.Modem = &control.ModemStatus{Port: "/dev/ttyUSB2", State: control.ModemDown,
 		Since: control.At(time.Date(2026, 11, 28, 18, 2, 11, 0, time.UTC)), LastError: "open /dev/ttyUSB2: no such file or directory"}
+	mute := sample()
+	mute.SIM = &control.SIMStatus{State: control.SIMNotAnswering, Since: control.At(time.Date(2026, 11, 28, 18, 3, 0, 0, time.UTC))}
 	noModem := sample()
 	noModem.Modem = nil
 	noModem.Servers = noModem.Servers[:1]
@@ -541,6 +552,7 @@ func TestSummary(t *testing.T) {
 	}{
 		{name: "up", in: sample(), want: "1/2 servers registered; modem up, -71 dBm, Orange F; server 102 backoff: register: 4.03 Forbidden"},
 		{name: "modem down", in: down, want: "1/2 servers registered; modem down since 18:02:11Z: open /dev/ttyUSB2: no such file or directory; server 102 backoff: register: 4.03 Forbidden"},
+		{name: "sim not answering", in: mute, want: "1/2 servers registered; modem up, -71 dBm, Orange F; SIM not answering since 18:03:00Z; server 102 backoff: register: 4.03 Forbidden"},
 		{name: "no modem", in: noModem, want: "1/1 servers registered; no modem"},
 		{name: "empty", in: control.Status{}, want: "0/0 servers registered; no modem"},
 	} {

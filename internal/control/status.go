@@ -21,6 +21,9 @@ type Status struct {
 	Servers []ServerStatus `json:"servers"`
 	// Modem is nil (JSON null) on a UDP-only gateway (`modem: none`).
 	Modem *ModemStatus `json:"modem"`
+	// SIM is the LwM2M UICC application that SMS security mode 2 (secure
+	// packet) goes through; nil (JSON null) when no server uses it.
+	SIM *SIMStatus `json:"sim"`
 	// Counters count SMS since the daemon started.
 	Counters Counters `json:"counters"`
 }
@@ -87,6 +90,37 @@ type ModemStatus struct {
 const (
 	ModemUp   = "up"
 	ModemDown = "down"
+)
+
+// SIMStatus is the health of the LwM2M UICC application, as the daemon's
+// own APDUs (AT+CSIM: the GET DATA poll, STORE DATA, ENVELOPE) found it.
+// Asking for the status never talks to the card.
+type SIMStatus struct {
+	// State is one of the SIM* values, since Since.
+	State string `json:"state"`
+	Since Time   `json:"since"`
+	// LastOK is when the card last answered an APDU (null: never).
+	LastOK Time `json:"last_ok"`
+	// LastError is the last failure the card or the modem's path to it
+	// caused (empty: none); it stays after the card recovers.
+	LastError string `json:"last_error"`
+	// AID is the application's AID in hex (not a secret).
+	AID string `json:"aid"`
+}
+
+// States of the LwM2M UICC application (SIMStatus.State).
+const (
+	// SIMUnknown: the daemon has not exchanged an APDU with it yet.
+	SIMUnknown = "unknown"
+	// SIMOK: the last operation on the application succeeded.
+	SIMOK = "ok"
+	// SIMNotAnswering: the last operation got no answer from the card:
+	// the modem reported an error for AT+CSIM (e.g. +CME ERROR: 13, SIM
+	// failure), it timed out, or the modem is down.
+	SIMNotAnswering = "not answering"
+	// SIMError: the card answered, but wrongly: an unexpected status word
+	// (e.g. 6A82, the application is missing) or a malformed response.
+	SIMError = "error"
 )
 
 // Counters count SMS since the daemon started. Every field only grows.
@@ -211,6 +245,12 @@ func (s Status) Summary() string {
 		}
 		if m.LastError != "" {
 			b.WriteString(": " + m.LastError)
+		}
+	}
+	if c := s.SIM; c != nil && c.State != SIMOK && c.State != SIMUnknown {
+		b.WriteString("; SIM " + c.State)
+		if !c.Since.IsZero() {
+			b.WriteString(" since " + c.Since.Time().UTC().Format("15:04:05Z"))
 		}
 	}
 	if failing != nil {

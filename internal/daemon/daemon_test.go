@@ -93,16 +93,8 @@ func TestDaemonRunAndStoredState(t *testing.T) {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	next := func(k server.EventKind) server.Event {
-		for {
-			select {
-			case ev := <-events:
-				if ev.Kind == k {
-					return ev
-				}
-			case <-ctx.Done():
-				t.Fatalf("no %s event", k)
-			}
-		}
+		t.Helper()
+		return nextEvent(t, ctx, events, k)
 	}
 	for round, wantLT := range []string{"300", "77"} {
 		d, err := daemon.New(cfg, daemon.Options{StateDir: dir, Logger: log})

@@ -27,6 +27,7 @@ import (
 	"github.com/plgd-dev/go-coap/v3/message/codes"
 
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/config"
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/control"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/daemon"
 	emu "github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/modem"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/network"
@@ -51,48 +52,11 @@ func scaledConfig(c *config.Config) {
 	c.SMS.DTLS.HandshakeTimeout = config.Duration(scaled(c.SMS.DTLS.HandshakeTimeout.D()))
 }
 
-// startWith is world.start with the daemon's options adjusted by opt.
+// startWith is world.start with the daemon's options adjusted by opt,
+// waiting for the Register without checking it.
 func (w *world) startWith(mode string, opt func(*daemon.Options)) *running {
 	w.t.Helper()
-	cfg, err := config.Load("../../configs/sms-" + mode + ".yaml")
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	cfg.Servers[0].URI = w.srv.URI()
-	if w.tweak != nil {
-		w.tweak(cfg)
-	}
-	opts := daemon.Options{
-		StateDir: w.dir, ModemPort: w.link, Logger: testLog(),
-		SMSHandled:   func() { w.handled <- struct{}{} },
-		ModemOptions: []modem.Option{modem.WithReconnectBackoff(10*time.Millisecond, 200*time.Millisecond)},
-	}
-	if opt != nil {
-		opt(&opts)
-	}
-	d, err := daemon.New(cfg, opts)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(w.ctx)
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	r := &running{d: d}
-	var once sync.Once
-	r.stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					w.t.Errorf("Run: %v", err)
-				}
-			case <-w.ctx.Done():
-				w.t.Errorf("Run did not return")
-			}
-		})
-	}
-	w.t.Cleanup(r.stop)
+	r, _ := w.launch(mode, opt)
 	w.next(server.Registered)
 	return r
 }
@@ -100,10 +64,7 @@ func (w *world) startWith(mode string, opt func(*daemon.Options)) *running {
 // handledSink drains the world's handled signals in the background (the
 // server's retries make their number unpredictable) until the test ends.
 func (w *world) handledSink() {
-	ctx, cancel := context.WithCancel(w.ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	background(w.t, w.ctx, func(ctx context.Context) {
 		for {
 			select {
 			case <-w.handled:
@@ -111,8 +72,7 @@ func (w *world) handledSink() {
 				return
 			}
 		}
-	}()
-	w.t.Cleanup(func() { cancel(); <-done })
+	})
 }
 
 // smsServer starts the emulated server's SMS side on the world's network
@@ -161,10 +121,7 @@ type updateCounter struct {
 
 func (w *world) countUpdates() *updateCounter {
 	u := &updateCounter{changed: make(chan struct{}, 1), dereg: make(chan struct{})}
-	ctx, cancel := context.WithCancel(w.ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	background(w.t, w.ctx, func(ctx context.Context) {
 		for {
 			select {
 			case ev := <-w.events:
@@ -185,8 +142,7 @@ func (w *world) countUpdates() *updateCounter {
 				return
 			}
 		}
-	}()
-	w.t.Cleanup(func() { cancel(); <-done })
+	})
 	return u
 }
 
@@ -454,6 +410,7 @@ func TestFaultsSIMMute(t *testing.T) {
 	}
 	ups := w.countUpdates()
 	ups.atLeast(w, 1)
+	checkSIMStatus(t, w.ctx, r.d, control.SIMOK, "")
 
 	w.emu.SetQuirks(func(q *emu.Quirks) { q.SIMMute = true })
 	w.emu.SlowReply("AT+CSIM", 200*time.Millisecond)
@@ -481,12 +438,16 @@ func TestFaultsSIMMute(t *testing.T) {
 	if n := len(w.deviceSent()) - out0; n != 0 {
 		t.Errorf("%d SMS sent while the SIM was mute", n)
 	}
+	mute := checkSIMStatus(t, w.ctx, r.d, control.SIMNotAnswering, "+CME ERROR: 13")
 
 	// The card answers again.
 	w.emu.SetQuirks(func(q *emu.Quirks) { q.SIMMute = false })
 	w.emu.SlowReply("AT+CSIM", 0)
 	if ok, err := execTrigger(t, w.ctx, c, 30*time.Second); !ok {
 		t.Fatalf("trigger after the SIM came back: %v", err)
+	}
+	if back := checkSIMStatus(t, w.ctx, r.d, control.SIMOK, "+CME ERROR: 13"); back.LastOK.Time().Before(mute.Since.Time()) {
+		t.Errorf("sim last_ok %v is before it went mute at %v", back.LastOK.Time(), mute.Since.Time())
 	}
 	ups.atLeast(w, 2)
 	r.stop()

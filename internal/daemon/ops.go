@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/control"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/sdnotify"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/smsbind"
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/uicc"
 )
 
 // Operations (issue 9): the control socket's status, systemd's READY,
@@ -109,6 +111,9 @@ func (d *Daemon) Status(ctx context.Context) control.Status {
 		}
 		st.Modem = ms
 	}
+	if d.app != nil {
+		st.SIM = simStatus(d.app.Health())
+	}
 	if s, ok := d.SMSStats(); ok {
 		t := s.Total
 		st.Counters = control.Counters{
@@ -119,6 +124,26 @@ func (d *Daemon) Status(ctx context.Context) control.Status {
 		}
 	}
 	return st
+}
+
+// simStatus is the UICC application's cached health as the control
+// socket shows it: reading it never sends an APDU.
+func simStatus(h uicc.Health) *control.SIMStatus {
+	ss := &control.SIMStatus{Since: control.At(h.Since), LastOK: control.At(h.LastOK), AID: hex.EncodeToString(h.AID)}
+	switch h.State {
+	case uicc.HealthOK:
+		ss.State = control.SIMOK
+	case uicc.HealthNotAnswering:
+		ss.State = control.SIMNotAnswering
+	case uicc.HealthError:
+		ss.State = control.SIMError
+	default:
+		ss.State = control.SIMUnknown
+	}
+	if h.LastError != nil {
+		ss.LastError = h.LastError.Error()
+	}
+	return ss
 }
 
 // modemInfo returns the modem's signal and operator, asking the modem when

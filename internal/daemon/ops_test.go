@@ -79,7 +79,7 @@ func TestSystemdNotifyAndControlSocket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Version != "test" || len(st.Servers) != 1 || !st.Servers[0].Registered || st.Servers[0].Registration != "registered" || st.Modem != nil {
+	if st.Version != "test" || len(st.Servers) != 1 || !st.Servers[0].Registered || st.Servers[0].Registration != "registered" || st.Modem != nil || st.SIM != nil {
 		t.Errorf("status %+v", st)
 	}
 	stop()

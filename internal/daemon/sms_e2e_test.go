@@ -17,7 +17,6 @@ import (
 	"encoding/binary"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -145,26 +144,14 @@ func newWorld(t testing.TB, hostDownload bool) *world {
 	checkLeaks(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	w := &world{t: t, ctx: ctx, dir: t.TempDir(), boxes: map[string]*inbox{}, handled: make(chan struct{}, 100), dl: make(chan bool, 100)}
-	w.net = network.New(network.Config{Log: testLog().With("side", "net"), Seed: 1})
-	prof, err := sim.LoadProfile("../../configs/emulator-sim.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.card, err = sim.New(prof, sim.Options{Logger: testLog(), OnDownload: func(ok bool) { w.dl <- ok }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.link = filepath.Join(t.TempDir(), "ttyEMU")
-	w.emu, err = emu.New(emu.Config{Link: w.link, Number: deviceNumber, SIM: w.card, Network: w.net, Log: testLog().With("side", "emu")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dev := newDevice(t, sim.Options{Logger: testLog(), OnDownload: func(ok bool) { w.dl <- ok }})
+	w.net, w.card, w.link, w.emu = dev.net, dev.card, dev.link, dev.emu
 	w.emu.SetQuirks(func(q *emu.Quirks) { q.DownloadToSIM = !hostDownload })
-	w.net.Attach(deviceNumber, w.emu)
 	for _, n := range []string{nosecNumber, dtlsNumber, spNumber, strangerNr} {
 		w.boxes[n] = &inbox{ch: make(chan []byte, 100)}
 		w.net.Attach(n, w.boxes[n])
 	}
+	var err error
 	w.srv, err = server.Start(server.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -172,8 +159,6 @@ func newWorld(t testing.TB, hostDownload bool) *world {
 	w.events = w.srv.Subscribe()
 	t.Cleanup(func() {
 		w.srv.Close()
-		w.emu.Close()
-		w.net.Close()
 		cancel()
 	})
 	return w
@@ -203,21 +188,7 @@ func (w *world) sentToDevice() int {
 // 140-octet rule on each (TS 23.040 §9.2.3.24).
 func (w *world) deviceSent() []atpdu.Submit {
 	w.t.Helper()
-	var out []atpdu.Submit
-	for _, s := range w.net.Sent() {
-		if s.From != deviceNumber {
-			continue
-		}
-		sub, err := atpdu.DecodeSubmit(s.PDU)
-		if err != nil {
-			w.t.Fatalf("device SUBMIT %x: %v", s.PDU, err)
-		}
-		if n := len(sub.UD) + sub.UDH.Len(); n > atpdu.MaxUDOctets {
-			w.t.Errorf("device SMS with %d octets of user data", n)
-		}
-		out = append(out, sub)
-	}
-	return out
+	return deviceSubmits(w.t, w.net)
 }
 
 // recv waits for the next SMS the device sent to number.
@@ -239,16 +210,7 @@ func (w *world) recv(number string) atpdu.Deliver {
 // next waits for the server's next event of kind k.
 func (w *world) next(k server.EventKind) server.Event {
 	w.t.Helper()
-	for {
-		select {
-		case ev := <-w.events:
-			if ev.Kind == k {
-				return ev
-			}
-		case <-w.ctx.Done():
-			w.t.Fatalf("no %s event", k)
-		}
-	}
+	return nextEvent(w.t, w.ctx, w.events, k)
 }
 
 // drainHandled forgets the SMS handled so far.
@@ -306,9 +268,10 @@ type running struct {
 	stop func() // cancels Run, waits for it, checks it returned nil
 }
 
-// start loads configs/sms-<mode>.yaml, points it at the emulated server
-// and the pty, and runs the daemon until it registered.
-func (w *world) start(mode string) *running {
+// launch loads configs/sms-<mode>.yaml, points it at the emulated server
+// and the pty, applies w.tweak, and runs the daemon with its options
+// adjusted by opts; it returns once Run was started.
+func (w *world) launch(mode string, opts ...func(*daemon.Options)) (*running, *config.Config) {
 	w.t.Helper()
 	cfg, err := config.Load("../../configs/sms-" + mode + ".yaml")
 	if err != nil {
@@ -318,33 +281,26 @@ func (w *world) start(mode string) *running {
 	if w.tweak != nil {
 		w.tweak(cfg)
 	}
-	d, err := daemon.New(cfg, daemon.Options{
-		StateDir: w.dir, ModemPort: w.link, Logger: testLog(),
-		SMSHandled:   func() { w.handled <- struct{}{} },
-		ModemOptions: []modem.Option{modem.WithReconnectBackoff(10*time.Millisecond, 200*time.Millisecond)},
-	})
+	o := daemonOptions(w.dir, w.link)
+	o.SMSHandled = func() { w.handled <- struct{}{} }
+	for _, f := range opts {
+		if f != nil {
+			f(&o)
+		}
+	}
+	d, err := daemon.New(cfg, o)
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(w.ctx)
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	r := &running{d: d}
-	var once sync.Once
-	r.stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					w.t.Errorf("Run: %v", err)
-				}
-			case <-w.ctx.Done():
-				w.t.Errorf("Run did not return")
-			}
-		})
-	}
-	w.t.Cleanup(r.stop)
+	return &running{d: d, stop: runDaemon(w.t, w.ctx, d)}, cfg
+}
+
+// start loads configs/sms-<mode>.yaml, points it at the emulated server
+// and the pty, and runs the daemon (its options adjusted by opts) until it
+// registered, checking the Register's binding, endpoint and MSISDN.
+func (w *world) start(mode string, opts ...func(*daemon.Options)) *running {
+	w.t.Helper()
+	r, cfg := w.launch(mode, opts...)
 	reg := w.next(server.Registered)
 	wantEP := cfg.Endpoint
 	if strings.Contains(wantEP, "{") {
@@ -554,6 +510,9 @@ func TestSMSTriggerDTLS(t *testing.T) {
 	}
 	if st.Modem == nil || st.Modem.State != control.ModemUp || st.Modem.Port != w.link || st.Modem.LastSMSIn.IsZero() || st.Modem.LastSMSOut.IsZero() {
 		t.Errorf("status modem %+v", st.Modem)
+	}
+	if st.SIM != nil { // DTLS on the device: no UICC application
+		t.Errorf("status sim %+v, want null without a secure-packet server", *st.SIM)
 	}
 	if c := st.Counters; c.SMSReceived != 2 || c.SMSDroppedSender != 1 || c.SMSSent != 1 {
 		t.Errorf("status counters %+v", c)

@@ -11,7 +11,6 @@ package daemon_test
 import (
 	"context"
 	"net"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -28,7 +27,6 @@ import (
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/server"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/sim"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/lwm2m"
-	mdm "github.com/lwm2m-clientd/lwm2m-clientd/internal/modem"
 	sp "github.com/lwm2m-clientd/lwm2m-clientd/internal/securedpacket"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/smsbind"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/smsdtls"
@@ -52,30 +50,18 @@ func newRegWorld(t *testing.T) *regWorld {
 	checkLeaks(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	w := &regWorld{t: t, ctx: ctx, dir: t.TempDir()}
-	w.net = network.New(network.Config{Log: testLog().With("side", "net"), Seed: 1})
-	prof, err := sim.LoadProfile("../../configs/emulator-sim.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	card, err := sim.New(prof, sim.Options{Logger: testLog()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.link = filepath.Join(t.TempDir(), "ttyEMU")
-	w.emu, err = modem.New(modem.Config{Link: w.link, Number: deviceNumber, SIM: card, Network: w.net, Log: testLog().With("side", "emu")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dev := newDevice(t, sim.Options{Logger: testLog()})
+	w.net, w.link, w.emu = dev.net, dev.link, dev.emu
 	// Secured packets reach the host, which hands them to the SIM by
 	// ENVELOPE at once (the GET DATA poll would add up to 5 s per request).
 	w.emu.SetQuirks(func(q *modem.Quirks) { q.DownloadToSIM = false })
-	w.net.Attach(deviceNumber, w.emu)
+	var err error
 	w.srv, err = server.Start(server.Config{Log: testLog().With("side", "server"), RequestTimeout: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	w.events = w.srv.Subscribe()
-	spc, err := server.SecurePacketFromProfile(prof)
+	spc, err := server.SecurePacketFromProfile(dev.prof)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,8 +78,6 @@ func newRegWorld(t *testing.T) *regWorld {
 	t.Cleanup(func() {
 		w.sms.Close()
 		w.srv.Close()
-		w.emu.Close()
-		w.net.Close()
 		cancel()
 	})
 	return w
@@ -111,34 +95,13 @@ func (w *regWorld) start(mode, b string, tweak ...func(*config.Config)) (*daemon
 	for _, f := range tweak {
 		f(cfg)
 	}
-	d, err := daemon.New(cfg, daemon.Options{
-		StateDir: w.dir, ModemPort: w.link, Logger: testLog(),
-		SMSInitialRTO: 2 * time.Second, SMSQueueAwake: 300 * time.Millisecond,
-		ModemOptions: []mdm.Option{mdm.WithReconnectBackoff(10*time.Millisecond, 200*time.Millisecond)},
-	})
+	o := daemonOptions(w.dir, w.link)
+	o.SMSInitialRTO, o.SMSQueueAwake = 2*time.Second, 300*time.Millisecond
+	d, err := daemon.New(cfg, o)
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(w.ctx)
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				w.t.Errorf("Run: %v", err)
-			}
-		case <-w.ctx.Done():
-			w.t.Errorf("Run did not return")
-		}
-	}
-	w.t.Cleanup(stop)
+	stop := runDaemon(w.t, w.ctx, d)
 	reg := w.next(server.Registered)
 	return d, stop, reg
 }
@@ -162,16 +125,7 @@ func (w *regWorld) waitState(d *daemon.Daemon, state string) {
 
 func (w *regWorld) next(k server.EventKind) server.Event {
 	w.t.Helper()
-	for {
-		select {
-		case ev := <-w.events:
-			if ev.Kind == k {
-				return ev
-			}
-		case <-w.ctx.Done():
-			w.t.Fatalf("no %s event", k)
-		}
-	}
+	return nextEvent(w.t, w.ctx, w.events, k)
 }
 
 // deviceSMS returns the user data of every SMS the device sent to number,
@@ -179,18 +133,7 @@ func (w *regWorld) next(k server.EventKind) server.Event {
 func (w *regWorld) deviceSMS(number string) [][]byte {
 	w.t.Helper()
 	var out [][]byte
-	for _, s := range w.net.Sent() {
-		if s.From != deviceNumber {
-			continue
-		}
-		sub, err := atpdu.DecodeSubmit(s.PDU)
-		if err != nil {
-			w.t.Fatalf("device SUBMIT %x: %v", s.PDU, err)
-		}
-		n := len(sub.UD) + sub.UDH.Len()
-		if n > atpdu.MaxUDOctets {
-			w.t.Errorf("device SMS with %d octets of user data", n)
-		}
+	for _, sub := range deviceSubmits(w.t, w.net) {
 		if sub.DA.String() == number {
 			out = append(out, sub.UD)
 		}
@@ -470,32 +413,15 @@ func TestSMSOnlyDTLSConfigThroughBridge(t *testing.T) {
 	checkLeaks(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	nw := network.New(network.Config{Log: testLog().With("side", "net"), Seed: 1})
-	prof, err := sim.LoadProfile("../../configs/emulator-sim.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	card, err := sim.New(prof, sim.Options{Logger: testLog()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	link := filepath.Join(t.TempDir(), "ttyEMU")
-	em, err := modem.New(modem.Config{Link: link, Number: deviceNumber, SIM: card, Network: nw, Log: testLog().With("side", "emu")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	nw.Attach(deviceNumber, em)
+	dev := newDevice(t, sim.Options{Logger: testLog()})
+	nw := dev.net
 	srv, err := server.Start(server.Config{PSK: map[string][]byte{"lwm2m-clientd-test": dtlsKey}, MTU: smsdtls.HandshakeMTU,
 		RequestTimeout: 30 * time.Second, Log: testLog().With("side", "server")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	events := srv.Subscribe()
-	defer func() {
-		srv.Close()
-		em.Close()
-		nw.Close()
-	}()
+	defer srv.Close()
 	peer, err := net.ResolveUDPAddr("udp", strings.TrimPrefix(srv.URI(), "coaps://"))
 	if err != nil {
 		t.Fatal(err)
@@ -507,32 +433,17 @@ func TestSMSOnlyDTLSConfigThroughBridge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := daemon.New(cfg, daemon.Options{StateDir: t.TempDir(), ModemPort: link, Logger: testLog(), SMSInitialRTO: 2 * time.Second,
-		ModemOptions: []mdm.Option{mdm.WithReconnectBackoff(10*time.Millisecond, 200*time.Millisecond)}})
+	o := daemonOptions(t.TempDir(), dev.link)
+	o.SMSInitialRTO = 2 * time.Second
+	d, err := daemon.New(cfg, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- d.Run(rctx) }()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	stop := runDaemon(t, ctx, d)
+	defer stop()
 	next := func(k server.EventKind) server.Event {
 		t.Helper()
-		for {
-			select {
-			case ev := <-events:
-				if ev.Kind == k {
-					return ev
-				}
-			case <-ctx.Done():
-				t.Fatalf("no %s event", k)
-			}
-		}
+		return nextEvent(t, ctx, events, k)
 	}
 	reg := next(server.Registered)
 	if reg.Query["b"] != "S" || reg.Query["sms"] != strings.TrimPrefix(deviceNumber, "+") {
@@ -571,23 +482,15 @@ func TestSMSFallbackUS(t *testing.T) {
 	}
 	cfg.Servers[0].Binding = "US"
 	cfg.Servers[0].URI = dead
-	d, err := daemon.New(cfg, daemon.Options{
-		StateDir: w.dir, ModemPort: w.link, Logger: testLog(), SMSInitialRTO: 2 * time.Second,
-		Engine:       lwm2m.Config{RequestTimeout: 300 * time.Millisecond, RetryInitial: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond},
-		ModemOptions: []mdm.Option{mdm.WithReconnectBackoff(10*time.Millisecond, 200*time.Millisecond)},
-	})
+	o := daemonOptions(w.dir, w.link)
+	o.SMSInitialRTO = 2 * time.Second
+	o.Engine = lwm2m.Config{RequestTimeout: 300 * time.Millisecond, RetryInitial: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond}
+	d, err := daemon.New(cfg, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(w.ctx)
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	stop := runDaemon(t, w.ctx, d)
+	defer stop()
 	reg := w.next(server.Registered)
 	if reg.Query["b"] != "US" || reg.Query["sms"] != strings.TrimPrefix(deviceNumber, "+") {
 		t.Errorf("register %v", reg.Query)
@@ -599,7 +502,7 @@ func TestSMSFallbackUS(t *testing.T) {
 	if err != nil || r.Code != codes.Content {
 		t.Fatalf("read over the SMS fallback: %v %v", r, err)
 	}
-	cancel()
+	stop()
 	w.next(server.Deregistered)
 	st := w.sms.Stats()[server.SMSDTLS]
 	t.Logf("US fallback over DTLS: %d SMS in, %d out (handshake %d/%d), largest %d", st.In, st.Out, st.HandshakeIn, st.HandshakeOut, st.Largest)

@@ -464,25 +464,13 @@ func (f senderFunc) SendSMS(ctx context.Context, to string, ud []byte, vp time.D
 func TestE2EDTLS(t *testing.T) {
 	w := newWorld(t, false)
 	srv := newDTLSServer(w)
-	c, _ := w.b.Conn(2)
 	if st, ok := w.b.DTLSState(2); !ok || st != smsdtls.StateIdle {
 		t.Errorf("DTLS state before Open: %v %v", st, ok)
 	}
 	if _, ok := w.b.DTLSState(1); ok {
 		t.Error("a NoSec server has a DTLS state")
 	}
-	hsDone := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(w.ctx, 60*time.Second)
-		defer cancel()
-		hsDone <- srv.conn.HandshakeContext(ctx)
-	}()
-	if err := c.Open(w.ctx); err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	if err := <-hsDone; err != nil {
-		t.Fatalf("server handshake: %v", err)
-	}
+	w.handshake(srv)
 	if st, _ := w.b.DTLSState(2); st != smsdtls.StateEstablished {
 		t.Errorf("DTLS state after Open: %v", st)
 	}
@@ -853,19 +841,7 @@ func TestE2EDTLSLossAndRestart(t *testing.T) {
 func TestE2EDTLSForgedRecordsDoNotStarve(t *testing.T) {
 	w := newWorld(t, false)
 	srv := newDTLSServer(w)
-	c, _ := w.b.Conn(2)
-	hsDone := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(w.ctx, 60*time.Second)
-		defer cancel()
-		hsDone <- srv.conn.HandshakeContext(ctx)
-	}()
-	if err := c.Open(w.ctx); err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	if err := <-hsDone; err != nil {
-		t.Fatalf("server handshake: %v", err)
-	}
+	w.handshake(srv)
 	w.waitHandled(srv.sent())
 	before := len(w.deviceSent())
 	st0 := w.b.Stats()

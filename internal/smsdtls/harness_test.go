@@ -251,11 +251,18 @@ func newWorld(t testing.TB, hvr bool, cfg Config) *world {
 // store and network.
 func (w *world) restartClient(cfg Config) {
 	w.t.Helper()
+	w.restartClientOn(w.store, cfg)
+}
+
+// restartClientOn is restartClient with the new Client on store st (a slow
+// or failing disk) instead of w.store.
+func (w *world) restartClientOn(st SessionStore, cfg Config) {
+	w.t.Helper()
 	if w.sess != nil {
 		_ = w.sess.Close()
 	}
 	log := slog.New(slog.NewTextHandler(w.logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	c, err := New(deviceSender{w.net}, w.store, WithLogger(log))
+	c, err := New(deviceSender{w.net}, st, WithLogger(log))
 	if err != nil {
 		w.t.Fatal(err)
 	}

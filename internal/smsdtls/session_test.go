@@ -14,18 +14,55 @@ import (
 	"github.com/pion/dtls/v3/pkg/protocol/recordlayer"
 )
 
+// inWorld runs body in a synctest bubble with a one-hour (fake time)
+// deadline and a world (newWorld(t, hvr, cfg)) that is closed after it.
+func inWorld(t *testing.T, hvr bool, cfg Config, body func(t *testing.T, ctx context.Context, w *world)) {
+	t.Helper()
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+		defer cancel()
+		w := newWorld(t, hvr, cfg)
+		defer w.close()
+		body(t, ctx, w)
+	})
+}
+
+// established is inWorld with the session's first handshake done before
+// body runs.
+func established(t *testing.T, hvr bool, cfg Config, body func(t *testing.T, ctx context.Context, w *world)) {
+	t.Helper()
+	inWorld(t, hvr, cfg, func(t *testing.T, ctx context.Context, w *world) {
+		if err := w.handshake(ctx); err != nil {
+			t.Fatal(err)
+		}
+		body(t, ctx, w)
+	})
+}
+
+// renewBy replaces the server with a fresh one (HelloVerifyRequest if
+// hvr), delivers trigger to the session and checks that it starts a new
+// handshake the server completes, that records flow after it, and that
+// the session counted want handshakes in all.
+func (w *world) renewBy(ctx context.Context, hvr bool, trigger []byte, tag string, want uint64) {
+	w.t.Helper()
+	w.srv.close()
+	w.srv = newServer(w.t, w.net, hvr)
+	srv := w.serverHandshake(ctx)
+	w.sess.Deliver(trigger)
+	if err := <-srv; err != nil {
+		w.t.Fatalf("%s: re-handshake: %v", tag, err)
+	}
+	w.pingPong(ctx, tag)
+	if st := w.sess.Stats(); st.Handshakes != want {
+		w.t.Errorf("%s: Handshakes = %d, want %d", tag, st.Handshakes, want)
+	}
+}
+
 // TestRestartCostsNoHandshake: a daemon restart restores the stored session:
 // application data flows both ways with zero handshake SMS, and no record
 // sequence number is ever sent twice (issue 8).
 func TestRestartCostsNoHandshake(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
-		defer cancel()
-		w := newWorld(t, true, testConfig())
-		defer w.close()
-		if err := w.handshake(ctx); err != nil {
-			t.Fatal(err)
-		}
+	established(t, true, testConfig(), func(t *testing.T, ctx context.Context, w *world) {
 		w.pingPong(ctx, "first process")
 		hs := handshakeSMS(w.net.messages())
 		if hs != 6 {
@@ -69,14 +106,7 @@ func TestRestartCostsNoHandshake(t *testing.T) {
 // restored again, even if the store hands it back (a rolled-back file); a
 // full handshake runs instead.
 func TestRestoreSameSnapshotTwiceRefused(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
-		defer cancel()
-		w := newWorld(t, false, testConfig())
-		defer w.close()
-		if err := w.handshake(ctx); err != nil {
-			t.Fatal(err)
-		}
+	established(t, false, testConfig(), func(t *testing.T, ctx context.Context, w *world) {
 		old, _ := w.store.Load(serverNumber)
 
 		w.reopen(testConfig())
@@ -131,16 +161,9 @@ func checkUniqueSeqsPerKey(t *testing.T, w *world) {
 // new snapshot; if the store fails the record is not sent; a restart
 // continues above everything reserved.
 func TestSequenceReservation(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
-		defer cancel()
-		cfg := testConfig()
-		cfg.SequenceReservation = 3
-		w := newWorld(t, false, cfg)
-		defer w.close()
-		if err := w.handshake(ctx); err != nil {
-			t.Fatal(err)
-		}
+	cfg := testConfig()
+	cfg.SequenceReservation = 3
+	established(t, false, cfg, func(t *testing.T, ctx context.Context, w *world) {
 		saves := w.store.saves // delete of the old + first snapshot
 		for i := range 8 {
 			if err := w.sess.Write(ctx, []byte{byte(i)}); err != nil {
@@ -211,21 +234,12 @@ func mustLoad(t *testing.T, s *memStore) []byte {
 	return b
 }
 
-// TestTamperedRecordDropped: a record the session cannot authenticate is
-// dropped without any reply; it starts at most one new handshake per
 // TestTamperedRecordDropped: records the session cannot authenticate are
 // dropped without a reply. They may start a new handshake, but at most one
 // per RehandshakeInterval, counted from the last handshake, the first one
 // included (issue 8; issue 10's flood costs no SMS).
 func TestTamperedRecordDropped(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
-		defer cancel()
-		w := newWorld(t, true, testConfig())
-		defer w.close()
-		if err := w.handshake(ctx); err != nil {
-			t.Fatal(err)
-		}
+	established(t, true, testConfig(), func(t *testing.T, ctx context.Context, w *world) {
 		tamperNext := func() {
 			w.net.mu.Lock()
 			w.net.tamper = func(toServer bool, ud []byte) []byte {
@@ -240,20 +254,6 @@ func TestTamperedRecordDropped(t *testing.T) {
 		// An unauthentic epoch-1 record as if from the server.
 		forged := make([]byte, 13+8+5+8)
 		copy(forged, []byte{23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 9, 0, byte(len(forged) - 13)})
-		rehandshake := func(tag string, want uint64) {
-			t.Helper()
-			w.srv.close()
-			w.srv = newServer(t, w.net, true)
-			srvDone := w.serverHandshake(ctx)
-			w.sess.Deliver(forged)
-			if err := <-srvDone; err != nil {
-				t.Fatalf("%s: re-handshake: %v", tag, err)
-			}
-			w.pingPong(ctx, tag)
-			if st := w.sess.Stats(); st.Handshakes != want {
-				t.Errorf("%s: Handshakes = %d, want %d", tag, st.Handshakes, want)
-			}
-		}
 
 		// 1. Right after the first handshake, an unauthentic record is
 		// dropped: nothing sent, the session kept.
@@ -265,7 +265,7 @@ func TestTamperedRecordDropped(t *testing.T) {
 		}
 		w.pingPong(ctx, "first session kept")
 		time.Sleep(DefaultRehandshakeInterval) // fake time
-		rehandshake("first trigger", 2)
+		w.renewBy(ctx, true, forged, "first trigger", 2)
 
 		// 2. Within the interval of that one: dropped silently, nothing
 		// sent, session kept.
@@ -301,7 +301,7 @@ func TestTamperedRecordDropped(t *testing.T) {
 
 		// 3. After the interval: one new handshake.
 		time.Sleep(DefaultRehandshakeInterval) // fake time
-		rehandshake("after the interval", 3)
+		w.renewBy(ctx, true, forged, "after the interval", 3)
 
 		// 4. Again right away: suppressed.
 		w.sess.Deliver(forged)
@@ -320,14 +320,7 @@ func TestTamperedRecordDropped(t *testing.T) {
 func TestServerClosesSession(t *testing.T) {
 	for _, reading := range []bool{true, false} {
 		t.Run(fmt.Sprint("reading_", reading), func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
-				defer cancel()
-				w := newWorld(t, false, testConfig())
-				defer w.close()
-				if err := w.handshake(ctx); err != nil {
-					t.Fatal(err)
-				}
+			established(t, false, testConfig(), func(t *testing.T, ctx context.Context, w *world) {
 				readErr := make(chan error, 1)
 				if reading {
 					go func() {
@@ -376,33 +369,12 @@ var helloRequest = []byte{22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 9, 0, 12, 0, 0, 0
 // to pion; it starts one new handshake, even right after the first one, and
 // then at most one per interval.
 func TestHelloRequestStartsHandshake(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
-		defer cancel()
-		w := newWorld(t, false, testConfig())
-		defer w.close()
-		if err := w.handshake(ctx); err != nil {
-			t.Fatal(err)
-		}
+	established(t, false, testConfig(), func(t *testing.T, ctx context.Context, w *world) {
 		if recs, err := splitRecords(helloRequest); err != nil || !recs[0].hasHandshake || recs[0].hsType != handshake.TypeHelloRequest {
 			t.Fatalf("HelloRequest vector: %v", err)
 		}
-		renew := func(tag string, want uint64) {
-			t.Helper()
-			w.srv.close()
-			w.srv = newServer(t, w.net, false)
-			srv := w.serverHandshake(ctx)
-			w.sess.Deliver(helloRequest)
-			if err := <-srv; err != nil {
-				t.Fatalf("%s: %v", tag, err)
-			}
-			w.pingPong(ctx, tag)
-			if st := w.sess.Stats(); st.Handshakes != want {
-				t.Errorf("%s: Handshakes = %d, want %d", tag, st.Handshakes, want)
-			}
-		}
 		time.Sleep(DefaultRehandshakeInterval) // fake time: the first handshake counts
-		renew("renewed", 2)
+		w.renewBy(ctx, false, helloRequest, "renewed", 2)
 		before := len(w.net.messages())
 		w.sess.Deliver(helloRequest)
 		synctest.Wait()
@@ -410,7 +382,7 @@ func TestHelloRequestStartsHandshake(t *testing.T) {
 			t.Fatalf("HelloRequest within the interval: %+v", st)
 		}
 		time.Sleep(DefaultRehandshakeInterval) // fake time
-		renew("renewed again", 3)
+		w.renewBy(ctx, false, helloRequest, "renewed again", 3)
 	})
 }
 
@@ -420,11 +392,7 @@ func TestHelloRequestStartsHandshake(t *testing.T) {
 // §7.4.1.1; seed §7.2.2.1: the client opens the session at the first
 // trigger). State follows: idle, handshaking, established.
 func TestHelloRequestWithoutSession(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
-		defer cancel()
-		w := newWorld(t, false, testConfig())
-		defer w.close()
+	inWorld(t, false, testConfig(), func(t *testing.T, ctx context.Context, w *world) {
 		if st := w.sess.State(); st != StateIdle {
 			t.Fatalf("new session: %v", st)
 		}
@@ -465,13 +433,9 @@ func TestHelloRequestWithoutSession(t *testing.T) {
 // TestHandshakeFailedState: a handshake nobody answers ends in StateFailed
 // after its budget, and the session can try again.
 func TestHandshakeFailedState(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
-		defer cancel()
-		cfg := testConfig()
-		cfg.HandshakeTimeout = 30 * time.Second
-		w := newWorld(t, false, cfg)
-		defer w.close()
+	cfg := testConfig()
+	cfg.HandshakeTimeout = 30 * time.Second
+	inWorld(t, false, cfg, func(t *testing.T, ctx context.Context, w *world) {
 		w.net.setLoss(1, 1) // nothing arrives
 		if err := w.sess.Open(ctx); err == nil {
 			t.Fatal("handshake without a server succeeded")
@@ -504,14 +468,7 @@ func (g gatedStore) Load(number string) ([]byte, error) {
 // being restored (here Open is reading a slow store) is held and read once
 // the restore ends, not dropped.
 func TestDeliverDuringRestore(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
-		defer cancel()
-		w := newWorld(t, false, testConfig())
-		defer w.close()
-		if err := w.handshake(ctx); err != nil {
-			t.Fatal(err)
-		}
+	established(t, false, testConfig(), func(t *testing.T, ctx context.Context, w *world) {
 		// The server's trigger is recorded but not delivered yet.
 		w.net.mu.Lock()
 		w.net.device = nil
@@ -523,19 +480,8 @@ func TestDeliverDuringRestore(t *testing.T) {
 		trigger := msgs[len(msgs)-1].ud
 
 		// A daemon restart whose store is slow.
-		_ = w.sess.Close()
 		gs := gatedStore{memStore: w.store, gate: make(chan struct{})}
-		c, err := New(deviceSender{w.net}, gs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.client = c
-		if w.sess, err = c.Session(testConfig()); err != nil {
-			t.Fatal(err)
-		}
-		w.net.mu.Lock()
-		w.net.device = w.sess.Deliver
-		w.net.mu.Unlock()
+		w.restartClientOn(gs, testConfig())
 		opened := make(chan error, 1)
 		go func() { opened <- w.sess.Open(ctx) }()
 		synctest.Wait() // Open is blocked in Load
@@ -564,14 +510,7 @@ func TestDeliverDuringRestore(t *testing.T) {
 // TestReplayedRecordCounted: an authentic record received a second time is
 // dropped before pion and counted as Replayed, not as unauthenticated.
 func TestReplayedRecordCounted(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
-		defer cancel()
-		w := newWorld(t, false, testConfig())
-		defer w.close()
-		if err := w.handshake(ctx); err != nil {
-			t.Fatal(err)
-		}
+	established(t, false, testConfig(), func(t *testing.T, ctx context.Context, w *world) {
 		w.pingPong(ctx, "one")
 		msgs := w.net.messages()
 		pong := msgs[len(msgs)-1].ud
@@ -610,14 +549,7 @@ func TestReplayWindow(t *testing.T) {
 // TestReplayAfterRestart: a server record recorded off the air and sent
 // again after a daemon restart is refused by the restored session.
 func TestReplayAfterRestart(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
-		defer cancel()
-		w := newWorld(t, false, testConfig())
-		defer w.close()
-		if err := w.handshake(ctx); err != nil {
-			t.Fatal(err)
-		}
+	established(t, false, testConfig(), func(t *testing.T, ctx context.Context, w *world) {
 		if _, err := w.srv.conn.Write([]byte("execute /1/0/8")); err != nil {
 			t.Fatal(err)
 		}
@@ -646,30 +578,12 @@ func TestReplayAfterRestart(t *testing.T) {
 // when the latest is damaged (as internal/store does) never makes a restore
 // reuse a sequence number: reservations are saved twice.
 func TestStoreFallbackToPreviousCopy(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
-		defer cancel()
-		cfg := testConfig()
-		cfg.SequenceReservation = 3
-		w := newWorld(t, false, cfg)
-		defer w.close()
+	cfg := testConfig()
+	cfg.SequenceReservation = 3
+	inWorld(t, false, cfg, func(t *testing.T, ctx context.Context, w *world) {
 		fs := newFallbackStore()
 		w.store = &fs.memStore // for mustLoad; the client uses fs
-		restart := func() {
-			_ = w.sess.Close()
-			c, err := New(deviceSender{w.net}, fs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s, err := c.Session(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			w.client, w.sess = c, s
-			w.net.mu.Lock()
-			w.net.device = s.Deliver
-			w.net.mu.Unlock()
-		}
+		restart := func() { w.restartClientOn(fs, cfg) }
 		restart()
 		if err := w.handshake(ctx); err != nil {
 			t.Fatal(err)
@@ -707,11 +621,7 @@ func TestStoreFallbackToPreviousCopy(t *testing.T) {
 // through the same checks as any record, so a later replay of it is
 // recognised.
 func TestAppDataDuringHandshake(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
-		defer cancel()
-		w := newWorld(t, false, testConfig())
-		defer w.close()
+	inWorld(t, false, testConfig(), func(t *testing.T, ctx context.Context, w *world) {
 		var held [][]byte // guarded by w.net.mu: the server's flight 6
 		w.net.mu.Lock()
 		w.net.tamper = func(toServer bool, ud []byte) []byte {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 )
 
 // DefaultAID is the AID of the LwM2M UICC application. None is registered
@@ -67,15 +68,23 @@ func WithLogger(l *slog.Logger) Option { return func(a *App) { a.log = l } }
 // those it must send, ENVELOPE SMS-PP DOWNLOAD when the SMS reached the
 // host instead of the card, and the proactive commands that follow. Its
 // methods are safe for concurrent use; each runs its APDU sequence alone.
+// Health reports how the card answered, without waiting for a sequence.
 type App struct {
-	card *Card        // non-nil
-	cfg  Config       // copied at construction, defaults applied
-	send SMSSender    // may be nil
-	log  *slog.Logger // non-nil
+	card *Card            // non-nil; its transport records answers in health
+	cfg  Config           // copied at construction, defaults applied
+	send SMSSender        // may be nil
+	log  *slog.Logger     // non-nil
+	now  func() time.Time // non-nil: the health timestamps' clock
 
 	mu       sync.Mutex // serialises APDU sequences; guards the fields below
 	channel  int        // logical channel of the application, 0 = basic
 	selected bool       // the application is selected on channel
+
+	// hmu guards health. It is taken alone (or inside mu, never the other
+	// way round) and never across an APDU, so Health never blocks on the
+	// card.
+	hmu    sync.Mutex
+	health health
 }
 
 // New returns an App on t. send serves SEND SHORT MESSAGE (nil: refused).
@@ -103,8 +112,11 @@ func New(t Transport, cfg Config, send SMSSender, opts ...Option) (*App, error) 
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
+	if a.now == nil {
+		a.now = time.Now
+	}
 	a.log = a.log.With("component", "uicc")
-	a.card = NewCard(t, a.log)
+	a.card = NewCard(healthTransport{t: t, a: a}, a.log)
 	return a, nil
 }
 
@@ -113,9 +125,10 @@ func (a *App) Card() *Card { return a.card }
 
 // Open opens the logical channel (if configured) and selects the
 // application. Other methods call it when needed.
-func (a *App) Open(ctx context.Context) error {
+func (a *App) Open(ctx context.Context) (err error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	defer func() { a.recordLocked(ctx, err) }()
 	return a.openLocked(ctx)
 }
 
@@ -155,14 +168,19 @@ func (a *App) Close(ctx context.Context) error {
 	defer a.mu.Unlock()
 	a.selected = false
 	if a.channel == 0 {
+		a.hmu.Lock()
+		a.health.selected = false
+		a.hmu.Unlock()
 		return nil
 	}
 	ch := a.channel
 	a.channel = 0
-	if err := a.card.CloseChannel(ctx, ch); err != nil {
-		return fmt.Errorf("uicc: close logical channel %d: %w", ch, err)
+	err := a.card.CloseChannel(ctx, ch)
+	if err != nil {
+		err = fmt.Errorf("uicc: close logical channel %d: %w", ch, err)
 	}
-	return nil
+	a.recordLocked(ctx, err)
+	return err
 }
 
 // cla returns the application's class byte for a GlobalPlatform command.
@@ -174,9 +192,10 @@ func (a *App) claGP() byte {
 // GetData retrieves the CoAP messages the application received (GET DATA,
 // P1 P2 = 00 COAP_TAG, secured-packet.md §10). "Nothing pending" (6A88) is
 // an empty result, not an error.
-func (a *App) GetData(ctx context.Context) ([]Record, error) {
+func (a *App) GetData(ctx context.Context) (_ []Record, err error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	defer func() { a.recordLocked(ctx, err) }()
 	if err := a.openLocked(ctx); err != nil {
 		return nil, err
 	}
@@ -210,19 +229,20 @@ func (a *App) GetData(ctx context.Context) ([]Record, error) {
 // "TP-DA concatenated with the CoAP message", coded as a data_rcv record),
 // in as many STORE DATA blocks as needed. The card then normally asks for
 // SEND SHORT MESSAGE, which StoreData carries out before returning.
-func (a *App) StoreData(ctx context.Context, da Address, coap []byte) error {
+func (a *App) StoreData(ctx context.Context, da Address, coap []byte) (err error) {
 	data, err := AppendRecord(nil, Record{Address: da, Message: coap}, a.cfg.CoAPTag)
 	if err != nil {
 		return fmt.Errorf("uicc: store data: %w", err)
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if err := a.openLocked(ctx); err != nil {
-		return err
-	}
 	blocks := (len(data) + a.cfg.StoreBlock - 1) / a.cfg.StoreBlock
 	if blocks > 256 {
 		return fmt.Errorf("uicc: store data of %d octets needs %d blocks: %w", len(data), blocks, ErrLength)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	defer func() { a.recordLocked(ctx, err) }()
+	if err := a.openLocked(ctx); err != nil {
+		return err
 	}
 	var sw StatusWord
 	for i := 0; i < blocks; i++ {
@@ -253,7 +273,7 @@ func (a *App) StoreData(ctx context.Context, da Address, coap []byte) error {
 // TLV carries it (TS 102 223 §8.1: TON/NPI octet ‖ BCD digits), or nil. It returns the card's answer: SW 9000/91xx (accepted; Data is the
 // PoR for the SMS-DELIVER-REPORT, if any), 9300 (toolkit busy, retry) or
 // an error status, which the caller maps to an RP-ERROR.
-func (a *App) DownloadSMS(ctx context.Context, smsc, tpdu []byte) (Response, error) {
+func (a *App) DownloadSMS(ctx context.Context, smsc, tpdu []byte) (_ Response, err error) {
 	data, err := SMSPPDownload{SMSC: smsc, TPDU: tpdu}.Append(nil)
 	if err != nil {
 		return Response{}, fmt.Errorf("uicc: envelope sms-pp download: %w", err)
@@ -263,6 +283,7 @@ func (a *App) DownloadSMS(ctx context.Context, smsc, tpdu []byte) (Response, err
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	defer func() { a.recordLocked(ctx, err) }()
 	// ENVELOPE goes to the card's toolkit on the basic channel (TS 102 221
 	// §10.1.1: CLA 80).
 	rsp, err := a.card.Exchange(ctx, Command{CLA: ClaGP, INS: InsEnvelope, Data: data, Ne: 256})
@@ -284,6 +305,9 @@ func (a *App) Reset() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.resetLocked()
+	a.hmu.Lock()
+	a.health.selected, a.health.channel = false, 0
+	a.hmu.Unlock()
 }
 
 // resetLocked: after a transport failure the card's state is unknown (a
@@ -308,9 +332,10 @@ func (a *App) forgetIfGone(sw StatusWord) {
 
 // Proactive fetches and serves pending proactive commands after a status
 // word 91xx that the caller received elsewhere (e.g. a raw APDU).
-func (a *App) Proactive(ctx context.Context, sw StatusWord) error {
+func (a *App) Proactive(ctx context.Context, sw StatusWord) (err error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	defer func() { a.recordLocked(ctx, err) }()
 	return a.proactiveLocked(ctx, sw)
 }
 
@@ -381,7 +406,7 @@ func (a *App) perform(ctx context.Context, pc ProactiveCommand) (TerminalRespons
 	}
 	if err := a.send(ctx, tpdu); err != nil {
 		log.Warn("send short message failed", "err", err)
-		return ResponseTo(pc, ResultNetworkUnable), fmt.Errorf("uicc: send short message: %w", err)
+		return ResponseTo(pc, ResultNetworkUnable), &sendError{err: err}
 	}
 	log.Info("send short message done", "tpdu_len", len(tpdu))
 	return ResponseTo(pc, ResultOK), nil

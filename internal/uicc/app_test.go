@@ -119,6 +119,10 @@ func TestProactiveRefusedAndFailed(t *testing.T) {
 	if err := a.Proactive(ctx, rsp.SW); !errors.Is(err, boom) {
 		t.Fatalf("Proactive = %v, want the sender's error", err)
 	}
+	// The network failed, not the card: its health stays ok.
+	if h := a.Health(); h.State != uicc.HealthOK || h.LastError != nil {
+		t.Fatalf("health after a failed SMS send: %+v", h)
+	}
 }
 
 // TestLogicalChannel: MANAGE CHANNEL opens channel 1, SELECT and GET DATA

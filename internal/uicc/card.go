@@ -85,7 +85,7 @@ func (c *Card) once(ctx context.Context, cmd Command) (Response, error) {
 	}
 	out, err := c.t.Transmit(ctx, raw)
 	if err != nil {
-		return Response{}, fmt.Errorf("uicc: transmit %02x%02x: %w", cmd.CLA, cmd.INS, err)
+		return Response{}, &TransportError{CLA: cmd.CLA, INS: cmd.INS, Err: err}
 	}
 	rsp, err := DecodeResponse(out)
 	if err != nil {

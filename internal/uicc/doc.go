@@ -5,7 +5,8 @@
 // the card application toolkit it needs (ENVELOPE SMS-PP DOWNLOAD, proactive
 // commands, TERMINAL RESPONSE), the data_rcv codec of LwM2M-TS 1.0
 // §7.2.2.2.1, and the client of the LwM2M UICC application (SELECT, GET DATA,
-// STORE DATA, proactive SEND SHORT MESSAGE).
+// STORE DATA, proactive SEND SHORT MESSAGE) with its health as its own
+// APDUs found it (App.Health: ok, not answering, error), for the status.
 //
 // It must not import the modem driver or any other lwm2m-clientd package:
 // the daemon adapts the driver's CSIM method to Transport and its SMS send

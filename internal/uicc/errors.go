@@ -45,3 +45,19 @@ type StatusError struct {
 func (e *StatusError) Error() string {
 	return fmt.Sprintf("uicc: %s: status %s", e.Op, e.SW)
 }
+
+// TransportError is a failure of the APDU transport: the card (or the modem
+// in front of it) gave no response APDU, e.g. "+CME ERROR: 13" (SIM
+// failure) or a timeout of AT+CSIM. Err is the transport's error, so
+// errors.As still finds the modem driver's typed error.
+type TransportError struct {
+	CLA, INS byte  // the command that got no answer
+	Err      error // the transport's error
+}
+
+func (e *TransportError) Error() string {
+	return fmt.Sprintf("uicc: transmit %02x%02x: %v", e.CLA, e.INS, e.Err)
+}
+
+// Unwrap returns the transport's error.
+func (e *TransportError) Unwrap() error { return e.Err }

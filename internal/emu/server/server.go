@@ -122,19 +122,7 @@ func Start(cfg Config) (*Server, error) {
 		resetOn: map[string]bool{}, ctx: ctx, stop: stop}
 	h := options.WithHandlerFunc(udpclient.HandlerFunc(s.handle))
 	mon := options.WithRequestMonitor(udpclient.RequestMonitorFunc(s.monitor))
-	// go-coap's default periodic runner ticks every 4 s; retransmissions
-	// and expirations need a finer tick.
-	tick := options.WithPeriodicRunner(func(f func(now time.Time) bool) {
-		go func() {
-			t := time.NewTicker(50 * time.Millisecond)
-			defer t.Stop()
-			for now := range t.C {
-				if !f(now) {
-					return
-				}
-			}
-		}()
-	})
+	tick := options.WithPeriodicRunner(fineTicker)
 	if !s.secure {
 		l, err := coapnet.NewListenUDP("udp", cfg.Addr)
 		if err != nil {
@@ -645,4 +633,19 @@ func (o *Observation) CancelByReset() {
 	o.c.srv.mu.Lock()
 	o.c.srv.resetOn[string(o.token)] = true
 	o.c.srv.mu.Unlock()
+}
+
+// fineTicker is the go-coap periodic runner of both sides (UDP/DTLS and
+// SMS): go-coap's default ticks every 4 s; retransmissions and expirations
+// need a finer tick. It runs f every 50 ms until f returns false.
+func fineTicker(f func(now time.Time) bool) {
+	go func() {
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for now := range t.C {
+			if !f(now) {
+				return
+			}
+		}
+	}()
 }

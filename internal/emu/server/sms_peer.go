@@ -90,17 +90,7 @@ func (s *SMSServer) peerOptions() []udp.Option {
 		options.WithTransmission(1, ack, retries, 1),
 		options.WithBlockwise(true, blockwise.SZX64, s.cfg.RequestTimeout),
 		options.WithContext(s.ctx),
-		options.WithPeriodicRunner(func(f func(now time.Time) bool) {
-			go func() {
-				t := time.NewTicker(50 * time.Millisecond)
-				defer t.Stop()
-				for now := range t.C {
-					if !f(now) {
-						return
-					}
-				}
-			}()
-		}),
+		options.WithPeriodicRunner(fineTicker),
 	}
 }
 
