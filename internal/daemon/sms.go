@@ -540,6 +540,10 @@ func (d *Daemon) runWithModem(ctx context.Context, ready func()) error {
 	}
 	modemWG.Go(func() { _ = d.modem.Run(modemCtx) })
 	modemWG.Go(func() { d.runModemInfo(modemCtx) })
+	if d.app != nil {
+		// In svc's group: it stops before the App is closed.
+		wg.Go(func() { d.watchUICCLink(svcCtx) })
+	}
 	modemWG.Go(func() {
 		// READY=1 once the modem is initialised (style.md rule 18).
 		if d.modem.WaitUp(modemCtx) == nil {

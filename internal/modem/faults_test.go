@@ -80,6 +80,10 @@ func TestReboot(t *testing.T) {
 	for _, ind := range []string{"RDY", "+CFUN: 1", ""} {
 		t.Run(fmt.Sprintf("indication=%q", ind), func(t *testing.T) {
 			r := newRig(t, rigOpt{delivery: modem.DeliveryDirect, quirks: func(q *emu.Quirks) { q.RebootIndication = ind }})
+			r.waitHealth(func(h modem.Health) bool { return h.Up })
+			if h := r.m.Health(); h.Link != 1 {
+				t.Fatalf("first link: Health.Link = %d, want 1", h.Link)
+			}
 			r.emu.Reboot()
 			if ind == "" {
 				// Only the echo of the next command shows it.
@@ -90,6 +94,11 @@ func TestReboot(t *testing.T) {
 			r.waitHealth(func(h modem.Health) bool {
 				return h.Up && !h.LastSweep.IsZero() && countCmd(r.emu, "ATE0") == 2
 			})
+			// The watcher's signal that the modem (and its SIM) was
+			// re-initialised.
+			if h := r.m.Health(); h.Link != 2 {
+				t.Errorf("after the reboot: Health.Link = %d, want 2", h.Link)
+			}
 			r.must(<-r.deliverAsync(deliverPDU(1)))
 			r.waitSMS(1)
 			r.noDuplicates()

@@ -139,6 +139,12 @@ type Health struct {
 	// LastSweep is when the last sweep of stored SMS completed on this
 	// link (zero before the start-up sweep finished).
 	LastSweep time.Time
+	// Link counts the links initialised since New (1 for the
+	// first). It grows at every reconnect and after every reboot the
+	// driver noticed (RDY, +CFUN: 1, echo back on): the modem's state, and
+	// the SIM's (a reboot resets the card), may have been lost since the
+	// value a watcher last saw, even if it never saw Up false.
+	Link uint64
 }
 
 func (h Health) String() string {
@@ -266,7 +272,7 @@ func (m *Modem) setUp(e *engine, d Delivery) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.eng, m.delivery = e, d
-	m.health = Health{Up: true, Delivery: d}
+	m.health = Health{Up: true, Delivery: d, Link: m.health.Link + 1}
 	close(m.changed)
 	m.changed = make(chan struct{})
 }

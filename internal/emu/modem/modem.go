@@ -26,6 +26,14 @@ type SIM interface {
 	IMSI() string  // for AT+CIMI
 }
 
+// SIMResetter is implemented by a SIM that models a card reset. A reboot
+// of the modem powers the card down and up again (TS 102 221 §6.2
+// activation): Reboot calls Reset so that logical channels close and the
+// selected application is forgotten, as on a real gateway.
+type SIMResetter interface {
+	Reset()
+}
+
 // Network is where the emulated modem submits SMS (emu/network implements
 // it). from is the modem's own number; tpdu is the SMS-SUBMIT with the
 // modem's TP-MR.
@@ -258,7 +266,8 @@ func (m *Modem) Replug() error {
 
 // Reboot restarts the modem without hanging up the pty (AT+CFUN=1,1, a
 // watchdog, a brown-out): volatile settings are lost, echo is back on, and
-// the quirk's power-up indication (RDY, +CFUN: 1 or nothing) is sent.
+// the quirk's power-up indication (RDY, +CFUN: 1 or nothing) is sent. The
+// SIM is reset with the modem when it implements SIMResetter.
 func (m *Modem) Reboot() {
 	m.mu.Lock()
 	m.powerOn()
@@ -269,6 +278,9 @@ func (m *Modem) Reboot() {
 	ind := m.quirks.RebootIndication
 	m.mu.Unlock()
 	m.log.Info("reboot")
+	if r, ok := m.cfg.SIM.(SIMResetter); ok {
+		r.Reset() // outside m.mu: the card has its own lock
+	}
 	if ind != "" {
 		m.urc(ind)
 	}

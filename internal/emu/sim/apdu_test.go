@@ -19,7 +19,7 @@ func TestCardAPDUs(t *testing.T) {
 		t.Errorf("identity %s %s", card.ICCID(), card.IMSI())
 	}
 	for _, st := range []struct{ name, apdu, want string }{
-		{"GET DATA before SELECT", "80CA000500", "6985"},
+		{"GET DATA before SELECT: default application", "80CA000500", "6A88"},
 		{"STORE DATA before SELECT", "80E2900001AA", "6985"},
 		{"SELECT unknown AID", "00A4040405A00000000100", "6A82"},
 		{"SELECT MF", "00A40004023F00", "9000"},

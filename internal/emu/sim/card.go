@@ -187,6 +187,28 @@ func (c *Card) notify(before, after Stats) {
 	}
 }
 
+// Reset is a card reset, as when the modem reboots (TS 102 221 §6.2: the
+// card is deactivated and activated again). Volatile state goes: the
+// logical channels other than the basic one close (TS 102 221 §11.1.17),
+// no application stays selected, and a half-received STORE DATA chain and
+// a pending GET RESPONSE are lost. What a real card keeps in NVM stays: the
+// replay counters, the CoAP messages waiting for GET DATA, the parts of a
+// concatenated command packet received so far, and the proactive commands
+// waiting to be fetched (offered again, even one fetched before the
+// reset).
+func (c *Card) Reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for ch := range c.open {
+		c.open[ch] = ch == 0
+		c.selected[ch] = false
+	}
+	c.pending = nil
+	c.store, c.storeNext = nil, 0
+	c.fetched = false
+	c.log.Info("card reset", "pending_get_data", len(c.inbox))
+}
+
 // Transmit executes one command APDU and returns the response APDU.
 func (c *Card) Transmit(apdu []byte) []byte {
 	c.mu.Lock()
@@ -320,6 +342,15 @@ func (c *Card) getResponse(cmd uicc.Command) uicc.Response {
 // pending, 6Cxx when Le is too short).
 func (c *Card) getData(cmd uicc.Command, ch int) uicc.Response {
 	if !c.selected[ch] {
+		if ch == 0 {
+			// Nothing selected on the basic channel (after a card
+			// reset): the command goes to the card's default
+			// application, the Issuer Security Domain on a
+			// GlobalPlatform UICC, which does not know the tag and
+			// answers "referenced data not found" (GP Card Spec v2.3
+			// §11.3.3) — the same status word as "nothing pending".
+			return sw(uicc.SWNotFound)
+		}
 		return sw(uicc.SWConditions)
 	}
 	if cmd.P1 != 0x00 || cmd.P2 != uicc.DefaultCoAPTag || len(c.inbox) == 0 {
