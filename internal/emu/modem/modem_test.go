@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -297,5 +298,32 @@ func TestSubmitFromSIM(t *testing.T) {
 	}
 	if err := m.SubmitFromSIM([]byte{0x11}); err == nil {
 		t.Fatal("a one-octet SUBMIT was accepted")
+	}
+}
+
+// resettableSIM counts the card resets the modem caused.
+type resettableSIM struct {
+	simStub
+	resets atomic.Int32
+}
+
+func (s *resettableSIM) Reset() { s.resets.Add(1) }
+
+// TestRebootResetsSIM: a reboot, direct or by AT+CFUN=1,1, resets the
+// card before the power-up indication, as the modem's power cycle resets
+// a real SIM.
+func TestRebootResetsSIM(t *testing.T) {
+	sim := &resettableSIM{}
+	m := newModem(t, modem.Config{SIM: sim})
+	m.Reboot()
+	h := open(t, m.Link())
+	h.until("RDY")
+	if n := sim.resets.Load(); n != 1 {
+		t.Fatalf("%d SIM resets after Reboot, want 1", n)
+	}
+	h.send("AT+CFUN=1,1\r")
+	h.until("RDY")
+	if n := sim.resets.Load(); n != 2 {
+		t.Fatalf("%d SIM resets after AT+CFUN=1,1, want 2", n)
 	}
 }
