@@ -1,6 +1,7 @@
 package lwm2m
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -60,6 +61,11 @@ func FuzzParseAttributes(f *testing.F) {
 		}
 		if a.St != nil && *a.St < 0 {
 			t.Fatalf("parseAttributes(%q): negative st %v", s, *a.St)
+		}
+		for _, v := range []*float64{a.Gt, a.Lt, a.St} {
+			if v != nil && (math.IsNaN(*v) || math.IsInf(*v, 0)) {
+				t.Fatalf("parseAttributes(%q): non-finite threshold %v", s, *v)
+			}
 		}
 	})
 }

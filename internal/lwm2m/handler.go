@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -277,6 +278,12 @@ func parseAttributes(queries []string) (Attributes, error) {
 				v, err := strconv.ParseFloat(val, 64)
 				if err != nil {
 					return a, fmt.Errorf("attribute %s=%q: %w", name, val, err)
+				}
+				// LwM2M-TS 1.0 §5.1.2: gt/lt/st are Float thresholds; NaN
+				// and ±Inf (which ParseFloat accepts as "NaN", "Inf", …)
+				// would make every comparison false or true forever.
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					return a, fmt.Errorf("attribute %s=%q: not a finite number", name, val)
 				}
 				if name == "st" && v < 0 {
 					return a, errors.New("attribute st must not be negative")

@@ -48,7 +48,8 @@ func TestParseAttributes(t *testing.T) {
 	if err != nil || !a.ClearPmin || !a.ClearGt || a.Pmin != nil {
 		t.Errorf("clearing: %+v %v", a, err)
 	}
-	for _, bad := range [][]string{{"pmin=-1"}, {"pmax=x"}, {"gt=abc"}, {"st=-1"}, {"foo=1"}, {"epmin=1"}} {
+	for _, bad := range [][]string{{"pmin=-1"}, {"pmax=x"}, {"gt=abc"}, {"st=-1"}, {"foo=1"}, {"epmin=1"},
+		{"gt=NaN"}, {"lt=-Inf"}, {"st=+Inf"}, {"gt=infinity"}, {"gt=1e309"}} {
 		if _, err := parseAttributes(bad); err == nil {
 			t.Errorf("%v accepted", bad)
 		}
