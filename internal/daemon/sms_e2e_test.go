@@ -16,8 +16,6 @@ import (
 	"context"
 	"encoding/binary"
 	"log/slog"
-	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -29,6 +27,7 @@ import (
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/config"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/control"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/daemon"
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/emutest"
 	emu "github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/modem"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/network"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/server"
@@ -49,29 +48,14 @@ const (
 var dtlsKey = []byte{0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f}
 
 func testLog() *slog.Logger {
-	if os.Getenv("LWM2M_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.DiscardHandler)
+	return emutest.Log()
 }
 
 // checkLeaks fails the test if goroutines started during it still run after
 // its cleanups (bounded wait).
 func checkLeaks(t testing.TB) {
 	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(10 * time.Second)
-		for runtime.NumGoroutine() > before {
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				buf = buf[:runtime.Stack(buf, true)]
-				t.Errorf("goroutine leak: %d before, %d after\n%s", before, runtime.NumGoroutine(), buf)
-				return
-			}
-			<-time.After(10 * time.Millisecond)
-		}
-	})
+	emutest.CheckLeaks(t, 10*time.Second)
 }
 
 // triggerCoAP is CON POST /1/0/8 (Execute of the Registration Update

@@ -2,14 +2,12 @@ package lwm2m_test
 
 import (
 	"context"
-	"io"
 	"log/slog"
-	"os"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/emutest"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/server"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/lwm2m"
 )
@@ -108,34 +106,13 @@ func (c *fakeClock) waitPending(t *testing.T, ctx context.Context) {
 
 // testLogger logs to the test output only with -v and LWM2M_TEST_LOG=1.
 func testLogger(t testing.TB) *slog.Logger {
-	t.Helper()
-	if os.Getenv("LWM2M_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
+	return emutest.Log()
 }
 
 // checkLeaks fails the test if goroutines started by it outlive it.
 func checkLeaks(t *testing.T) {
 	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			n := runtime.NumGoroutine()
-			if n <= before {
-				return
-			}
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				buf = buf[:runtime.Stack(buf, true)]
-				t.Errorf("goroutine leak: %d before, %d after\n%s", before, n, buf)
-				return
-			}
-			runtime.Gosched()
-			time.Sleep(10 * time.Millisecond) // polling the runtime, not waiting for an event
-		}
-	})
+	emutest.CheckLeaks(t, 5*time.Second)
 }
 
 // waitEvent returns the first event matching pred, failing at ctx's end.

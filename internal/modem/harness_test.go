@@ -5,47 +5,26 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/emutest"
 	emu "github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/modem"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/modem"
 )
 
 // testLog is where driver logs go; set LWM2M_TEST_LOG=1 to see them.
 func testLog(t testing.TB) *slog.Logger {
-	if os.Getenv("LWM2M_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.DiscardHandler)
+	return emutest.Log()
 }
 
 // checkLeaks fails the test if goroutines started during it are still
 // running after cleanup (bounded wait: exiting goroutines need a moment).
 func checkLeaks(t *testing.T) {
 	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			n := runtime.NumGoroutine()
-			if n <= before {
-				return
-			}
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				buf = buf[:runtime.Stack(buf, true)]
-				t.Errorf("goroutine leak: %d before, %d after\n%s", before, n, buf)
-				return
-			}
-			runtime.Gosched()
-			<-time.After(10 * time.Millisecond)
-		}
-	})
+	emutest.CheckLeaks(t, 5*time.Second)
 }
 
 // fakeNetwork records SUBMITs.

@@ -4,41 +4,25 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"os"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/atpdu"
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/emutest"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/uicc"
 )
 
 // testLog is where logs go; LWM2M_TEST_LOG=1 shows them.
 func testLog(t testing.TB) *slog.Logger {
-	if os.Getenv("LWM2M_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.DiscardHandler)
+	return emutest.Log()
 }
 
 // checkLeaks fails the test if goroutines started during it still run after
 // cleanup (bounded wait).
 func checkLeaks(t *testing.T) {
 	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for runtime.NumGoroutine() > before {
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				buf = buf[:runtime.Stack(buf, true)]
-				t.Errorf("goroutine leak: %d before, %d after\n%s", before, runtime.NumGoroutine(), buf)
-				return
-			}
-			<-time.After(10 * time.Millisecond)
-		}
-	})
+	emutest.CheckLeaks(t, 5*time.Second)
 }
 
 func testCtx(t testing.TB, d time.Duration) context.Context {

@@ -11,9 +11,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"os"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +21,7 @@ import (
 	"github.com/plgd-dev/go-coap/v3/udp/coder"
 
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/atpdu"
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/emutest"
 	emu "github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/modem"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/network"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/sim"
@@ -45,29 +44,14 @@ var (
 )
 
 func smsTestLog() *slog.Logger {
-	if os.Getenv("LWM2M_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.DiscardHandler)
+	return emutest.Log()
 }
 
 // leakCheck fails the test if goroutines started during it still run after
 // cleanup (bounded wait).
 func leakCheck(t *testing.T) {
 	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for runtime.NumGoroutine() > before {
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				buf = buf[:runtime.Stack(buf, true)]
-				t.Errorf("goroutine leak: %d before, %d after\n%s", before, runtime.NumGoroutine(), buf)
-				return
-			}
-			<-time.After(10 * time.Millisecond)
-		}
-	})
+	emutest.CheckLeaks(t, 5*time.Second)
 }
 
 type memStore struct {

@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"context"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/atpdu"
+	"github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/emutest"
 	emu "github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/modem"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/network"
 	"github.com/lwm2m-clientd/lwm2m-clientd/internal/emu/sim"
@@ -260,16 +260,5 @@ func TestEndToEnd(t *testing.T) {
 // after cleanup (bounded wait).
 func checkLeaks(t *testing.T) {
 	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for runtime.NumGoroutine() > before {
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				t.Errorf("goroutine leak: %d before, %d after\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
-				return
-			}
-			<-time.After(10 * time.Millisecond)
-		}
-	})
+	emutest.CheckLeaks(t, 5*time.Second)
 }
